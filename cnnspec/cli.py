@@ -1,0 +1,139 @@
+"""The command line: `cnnspec check`."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from cnnspec import __version__
+from cnnspec.diagnostics import error, render
+
+EXAMPLES_CHECK = """
+\b
+Examples:
+  cnnspec check examples/vgg19.cnn
+  cnnspec check model.cnn --input 3x256x256
+  cnnspec check model.cnn --format markdown > table.md
+  cnnspec check model.cnn --format json | jq .totals
+  cnnspec check models/*.cnn --strict
+"""
+
+
+def parse_shape(ctx, param, value):
+    if value is None:
+        return None
+    parts = value.lower().replace("×", "x").split("x")
+    try:
+        dims = tuple(int(part) for part in parts)
+    except ValueError:
+        raise click.BadParameter(f"expected sizes like 3x224x224, got {value!r}") from None
+    if not 1 <= len(dims) <= 4 or min(dims) < 1:
+        raise click.BadParameter(f"expected 1 to 4 positive sizes like 3x224x224, got {value!r}")
+    return dims
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cnnspec")
+def cli():
+    """cnnspec: check CNN architectures written in the .cnn language.
+
+    \b
+    Examples:
+      cnnspec check examples/vgg19.cnn
+      cnnspec check examples/resnet50.cnn --format json
+    """
+
+
+@cli.command(epilog=EXAMPLES_CHECK)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--net", "net", metavar="NAME", help="The net to check, when a file defines several.")
+@click.option("--input", "input_shape", metavar="CxHxW", callback=parse_shape, help="Override the declared input size, e.g. 3x256x256.")
+@click.option("--format", "output_format", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True, help="How to print the result.")
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+def check(files, net, input_shape, output_format, strict):
+    """Compute every layer's output size, parameters and neurons; report mistakes.
+
+    Results go to standard output, diagnostics to standard error. Exit status:
+    0 clean (warnings allowed), 1 errors found (or warnings with --strict),
+    2 usage error.
+    """
+    failed = False
+    reports = []
+    for path in files:
+        analysis = _analyze_file(path, net, input_shape)
+        _print_diagnostics(analysis)
+        failed |= bool(analysis.errors) or (strict and bool(analysis.warnings))
+        if output_format == "json":
+            reports.append(_json_report(analysis))
+        elif analysis.graph is not None and not analysis.errors:
+            _print_report(analysis, output_format)
+    if reports:
+        import json
+
+        click.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
+    sys.exit(1 if failed else 0)
+
+
+def _analyze_file(path, net, input_shape):
+    from cnnspec.analyze import Analysis, analyze
+    from cnnspec.source import Source, read_source
+
+    try:
+        source = read_source(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = f"not valid UTF-8 ({exc.reason} at byte {exc.start})" if isinstance(exc, UnicodeDecodeError) else exc.strerror
+        analysis = Analysis(Source(path, ""))
+        analysis.diagnostics.append(error("E101", f"cannot read {path}: {reason}", None))
+        return analysis
+    return analyze(source, net, input_shape)
+
+
+def _rows_and_totals(analysis):
+    from cnnspec.rows import build_rows, totals
+
+    rows = build_rows(analysis.graph) if analysis.graph else []
+    return rows, (totals(analysis.graph, rows) if analysis.graph else {})
+
+
+def _json_report(analysis):
+    from cnnspec.report.jsonreport import report_json
+
+    rows, totals = _rows_and_totals(analysis)
+    return report_json(analysis, rows, totals)
+
+
+def _print_report(analysis, output_format):
+    rows, totals = _rows_and_totals(analysis)
+    if output_format == "markdown":
+        from cnnspec.report.markdown import markdown_table
+
+        click.echo(markdown_table(rows, totals), nl=False)
+        return
+    from rich.console import Console
+
+    from cnnspec.report.table import rich_table, totals_lines
+
+    console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+    console.print(rich_table(analysis, rows, totals))
+    for line in totals_lines(totals):
+        console.print(line)
+
+
+def _print_diagnostics(analysis):
+    color = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+    for diagnostic in analysis.diagnostics:
+        text = render(diagnostic, analysis.source)
+        if color:
+            word = f"{diagnostic.severity.value}[{diagnostic.code}]"
+            shade = "red" if diagnostic.is_error else "yellow"
+            text = text.replace(word, click.style(word, fg=shade, bold=True), 1)
+        click.echo(text, err=True)
+    if analysis.diagnostics:
+        errors, warnings = len(analysis.errors), len(analysis.warnings)
+        click.echo(f"{analysis.source.path}: {errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}", err=True)
+
+
+def main():
+    cli(prog_name="cnnspec")

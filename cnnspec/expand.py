@@ -1,0 +1,432 @@
+"""Expansion: a net's statements, blocks, modules and repetitions -> the layer graph.
+
+Names follow torch's module paths. A `module` call is a submodule: named by its label, or
+by its index in the enclosing sequence like an nn.Sequential child. A `block` call, a
+`{...}` group and a `(...) * n` repetition are spliced into the enclosing sequence, unless
+labelled, when the label becomes a submodule holding their layers.
+"""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass, field
+
+from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, warning
+from cnnspec.expressions import evaluate, suggest
+from cnnspec.ir import Graph, Node, Shape, Value
+from cnnspec.layers import INPUT, MERGES, REGISTRY, LayerError, LayerKind
+from cnnspec.source import Span
+from cnnspec.syntax import Assign, Call, Chain, Definition, For, Group, If, InputDecl, InputRef, Item, Merge, Paren
+
+MAX_NODES = 1_000_000
+
+Tensor = Value | tuple | None  # one tensor, the outputs of a split, or None where an error left it unknown
+
+
+@dataclass
+class Scope:
+    """The module path that unnamed layers are numbered in, like an nn.Sequential."""
+
+    prefix: str = ""
+    next_index: int = 0
+
+    def claim(self, label: str | None) -> str:
+        name = label if label is not None else str(self.next_index)
+        self.next_index += 1
+        return self.prefix + name
+
+    def child(self, label: str | None) -> Scope:
+        return Scope(self.claim(label) + ".")
+
+
+@dataclass
+class Frame:
+    """What names mean inside one net or block expansion."""
+
+    values: dict  # parameters and loop variables
+    input: Tensor  # `in`
+    calls: tuple[tuple[str, Span], ...] = ()  # the block calls that led here, outermost first
+    tensors: dict = field(default_factory=dict)
+
+
+class ExpansionAborted(Exception):
+    """Raised to stop expanding when going on would be pointless or unbounded."""
+
+
+class Expander:
+    def __init__(self, definitions: dict[str, Definition], diagnostics: list[Diagnostic]):
+        self.definitions = definitions
+        self.diagnostics = diagnostics
+        self.stack: list[str] = []
+
+    # ---- entry point --------------------------------------------------------------
+
+    def expand(self, net: Definition, input_shape: Shape | None = None) -> Graph:
+        self.graph = Graph(net.name)
+        self.names: dict[str, Node] = {}
+        frame = Frame(values=self._net_values(net), input=None)
+        body = list(net.body)
+        declared = body.pop(0) if body and isinstance(body[0], InputDecl) else None
+        shape = input_shape or (self._input_shape(declared, frame) if declared else None)
+        if shape is None and declared is None:
+            self._report(error("E208", f"net {net.name} declares no input; start it with e.g. `input 3x224x224`", net.name_span), frame)
+        span = declared.span if declared else net.name_span
+        node = self._add_node("input", INPUT, "Input", {}, (), (shape,) if shape else None, 0, 0, span, frame)
+        frame.input = Value(node.id)
+        try:
+            self.graph.output = self._statements(body, frame, Scope(), frame.input)
+        except ExpansionAborted:
+            self.graph.output = None
+        if isinstance(self.graph.output, tuple):
+            self.graph.output = self.graph.output[0]
+        return self.graph
+
+    def _net_values(self, net: Definition) -> dict:
+        values = {}
+        for param in net.params:
+            if param.default is None:
+                self._report(error("E203", f"net parameter '{param.name}' needs a default value", param.span), None)
+                continue
+            value = self._evaluate(param.default, values, None)
+            values[param.name] = value
+        return values
+
+    def _input_shape(self, declared: InputDecl, frame: Frame) -> Shape | None:
+        dims = [self._evaluate(d, frame.values, frame) for d in declared.dims]
+        if any(d is None for d in dims):
+            return None
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims) or not 1 <= len(dims) <= 4:
+            message = f"input expects 1 to 4 positive integer sizes (C, C x L, C x H x W or C x D x H x W), got {dims}"
+            self._report(error("E202", message, declared.span), frame)
+            return None
+        return tuple(dims)
+
+    # ---- statements -----------------------------------------------------------------
+
+    def _statements(self, statements, frame: Frame, scope: Scope, flow: Tensor) -> Tensor:
+        for statement in statements:
+            flow = self._statement(statement, frame, scope, flow)
+        return flow
+
+    def _statement(self, statement, frame, scope, flow):
+        if isinstance(statement, Chain):
+            return self._chain(statement, frame, scope, flow)
+        if isinstance(statement, Assign):
+            return self._assign(statement, frame, scope, flow)
+        if isinstance(statement, If):
+            condition = self._evaluate(statement.condition, frame.values, frame)
+            branch = statement.then if _truthy(condition) else statement.otherwise
+            return self._statements(branch, frame, scope, flow)
+        if isinstance(statement, For):
+            return self._for(statement, frame, scope, flow)
+        assert isinstance(statement, InputDecl)
+        self._report(error("E212", "`input` may only be the first statement of a net", statement.span), frame)
+        return flow
+
+    def _assign(self, statement: Assign, frame, scope, flow):
+        value = self._chain(statement.chain, frame, scope, flow)
+        targets = statement.targets
+        for name, span in targets:
+            self._check_identifier(name, span, frame, "tensor")
+        if len(targets) == 1:
+            frame.tensors[targets[0][0]] = value
+            return value
+        if isinstance(value, tuple) and len(value) != len(targets):
+            message = f"the split gives {len(value)} tensors but {len(targets)} names are given"
+            self._report(error("E203", message, statement.span), frame)
+            value = None
+        elif value is not None and not isinstance(value, tuple):
+            self._report(error("E203", f"only a split or chunk gives several tensors; {len(targets)} names given", statement.span), frame)
+            value = None
+        for index, (name, _) in enumerate(targets):
+            frame.tensors[name] = value[index] if value is not None else None
+        return value
+
+    def _for(self, statement: For, frame, scope, flow):
+        start = self._evaluate(statement.start, frame.values, frame)
+        stop = self._evaluate(statement.stop, frame.values, frame)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop)):
+            if start is not None and stop is not None:
+                self._report(error("E202", f"a for loop needs integer bounds, got {start!r}..{stop!r}", statement.span), frame)
+            return flow
+        self._check_count(stop - start + 1, statement.span, frame)
+        saved = frame.values.get(statement.var)
+        for index in range(start, stop + 1):
+            frame.values[statement.var] = index
+            flow = self._statements(statement.body, frame, scope, flow)
+        frame.values.pop(statement.var, None)
+        if saved is not None:
+            frame.values[statement.var] = saved
+        return flow
+
+    # ---- chains and items --------------------------------------------------------------
+
+    def _chain(self, chain: Chain, frame, scope, flow):
+        value = flow
+        for position, item in enumerate(chain.items):
+            value = self._item(item, frame, scope, value, position == 0)
+        return value
+
+    def _item(self, item: Item, frame: Frame, scope: Scope, value: Tensor, first: bool):
+        atom = item.atom
+        if self._is_tensor_reference(atom, frame):
+            return self._tensor_reference(item, frame, first, value)
+        times = 1 if item.repeat is None else self._repeat_count(item.repeat, frame)
+        target = self._resolve(atom, frame)
+        label = self._label(item, frame)
+        own_scope = False
+        if label is not None and (item.repeat is not None or not isinstance(target, LayerKind) or isinstance(atom, Merge)):
+            scope, label, own_scope = scope.child(label), None, item.repeat is None
+        for _ in range(times):
+            value = self._atom(atom, target, frame, scope, value, label, own_scope)
+        return value
+
+    def _is_tensor_reference(self, atom, frame) -> bool:
+        return isinstance(atom, InputRef) or (isinstance(atom, Call) and atom.bare and atom.name in frame.tensors)
+
+    def _tensor_reference(self, item: Item, frame, first: bool, value):
+        if not first:
+            name = "in" if isinstance(item.atom, InputRef) else item.atom.name
+            self._report(error("E213", f"the tensor '{name}' can only start a chain, not follow '->'", item.span), frame)
+            return value
+        if item.label is not None or item.repeat is not None:
+            self._report(error("E213", "a tensor name cannot be labelled or repeated", item.span), frame)
+        if isinstance(item.atom, InputRef):
+            return frame.input
+        return frame.tensors[item.atom.name]
+
+    def _resolve(self, atom, frame):
+        """What a name means: a block or module definition, or a layer kind (None if unknown)."""
+        if isinstance(atom, Merge):
+            return MERGES[atom.op]
+        if not isinstance(atom, Call):
+            return None
+        if atom.name in self.definitions and self.definitions[atom.name].kind != "net":
+            return self.definitions[atom.name]
+        if atom.name in REGISTRY:
+            return REGISTRY[atom.name]
+        names = [*REGISTRY, *frame.tensors, *(n for n, d in self.definitions.items() if d.kind != "net")]
+        self._report(error("E200", f"unknown layer, block or tensor '{atom.name}'{suggest(atom.name, names)}", atom.span), frame)
+        return None
+
+    def _label(self, item: Item, frame) -> str | None:
+        label = item.label
+        if label is None:
+            return None
+        name = label.name
+        if label.index is not None:
+            index = self._evaluate(label.index, frame.values, frame)
+            name = f"{name}{index}"
+        self._check_identifier(name, label.span, frame, "layer")
+        return name
+
+    def _check_identifier(self, name: str, span: Span, frame, what: str) -> None:
+        if not name.isascii() or not name.isidentifier():
+            self._report(error("E207", f"the {what} name '{name}' is not an ASCII Python identifier", span), frame)
+        elif keyword.iskeyword(name):
+            self._report(error("E207", f"the {what} name '{name}' is a Python keyword", span), frame)
+
+    def _repeat_count(self, expr, frame) -> int:
+        count = self._evaluate(expr, frame.values, frame)
+        if count is None:
+            return 1
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            self._report(error("E202", f"a repetition count must be an integer >= 0, got {count!r}", expr.span), frame)
+            return 1
+        self._check_count(count, expr.span, frame)
+        return count
+
+    def _check_count(self, count: int, span: Span, frame) -> None:
+        if len(self.graph.nodes) + count > MAX_NODES:
+            message = f"expanding this would exceed the limit of {MAX_NODES:,} layers (asked for {count:,} repetitions)"
+            self._report(error("E211", message, span), frame)
+            raise ExpansionAborted
+
+    # ---- atoms -----------------------------------------------------------------------
+
+    def _atom(self, atom, target, frame, scope, value, label, own_scope):
+        if isinstance(atom, Group):
+            return self._statements(atom.body, frame, scope, value)
+        if isinstance(atom, Paren):
+            return self._chain(atom.chain, frame, scope, value)
+        if isinstance(atom, Merge):
+            return self._merge(atom, frame, scope, value)
+        if isinstance(target, Definition):
+            return self._expand_call(target, atom, frame, scope, value, own_scope)
+        if isinstance(target, LayerKind):
+            return self._layer(target, atom, frame, scope, value, label)
+        return None
+
+    def _layer(self, kind: LayerKind, call: Call, frame, scope, value, label):
+        name = scope.claim(label)
+        args = self._bind_args(kind, call, frame)
+        shape = self._single_shape(value, call, frame)
+        if args is None or shape is None:
+            return None
+        return self._apply(kind, name, args, (value,), (shape,), call.span, frame, _arg_spans(kind, call))
+
+    def _merge(self, merge: Merge, frame, scope, value):
+        operands = [self._chain(chain, frame, scope, value) for chain in merge.operands]
+        if len(operands) == 1:
+            operands.insert(0, value)
+        shapes = [self._single_shape(v, merge, frame) for v in operands]
+        if any(s is None for s in shapes):
+            return None
+        kind = MERGES[merge.op]
+        name = self._functional_name(scope.prefix + merge.op)
+        return self._apply(kind, name, {}, tuple(operands), tuple(shapes), merge.span, frame)
+
+    def _apply(self, kind, name, args, inputs, shapes, span, frame, arg_spans=None):
+        try:
+            inferred = kind.infer(args, shapes)
+        except LayerError as exc:
+            self._report(error(exc.code, exc.message, (arg_spans or {}).get(exc.arg, span)), frame)
+            return None
+        if kind.functional:
+            name = self._functional_name(name)
+        node = self._add_node(name, kind, inferred.op, inferred.hparams, inputs, inferred.outputs, inferred.params, inferred.buffers, span, frame)
+        for code, message in inferred.warnings:
+            self._report(warning(code, message, span), frame)
+        if len(inferred.outputs) > 1:
+            return tuple(Value(node.id, index) for index in range(len(inferred.outputs)))
+        return Value(node.id)
+
+    def _single_shape(self, value: Tensor, where, frame) -> Shape | None:
+        if value is None:
+            return None
+        if isinstance(value, tuple):
+            message = f"this split gives {len(value)} tensors; name them (`a, b = chunk(2)`) and use one"
+            self._report(error("E203", message, where.span), frame)
+            return None
+        node = self.graph.nodes[value.node]
+        return node.outputs[value.index] if node.outputs else None
+
+    # ---- arguments -------------------------------------------------------------------
+
+    def _bind_args(self, kind: LayerKind, call: Call, frame) -> dict | None:
+        positional, keywords = [], {}
+        for arg in call.args:
+            evaluated = self._evaluate(arg.value, frame.values, frame)
+            if arg.name is None:
+                if keywords:
+                    self._report(error("E203", "a positional argument follows a keyword argument", arg.span), frame)
+                    return None
+                positional.append(evaluated)
+            else:
+                keywords[arg.name] = evaluated
+        try:
+            return kind.bind(positional, keywords)
+        except LayerError as exc:
+            message = exc.message
+            if exc.code == "E201":
+                message += suggest(exc.arg, kind.argument_names()) or f" (it takes: {', '.join(s.name for s in kind.args) or 'none'})"
+            span = _arg_spans(kind, call).get(exc.arg, call.span)
+            self._report(error(exc.code, message, span), frame)
+            return None
+
+    def _evaluate(self, expr, values, frame):
+        try:
+            return evaluate(expr, values)
+        except CnnspecError as exc:
+            self._report(exc.diagnostic, frame)
+            return None
+
+    # ---- blocks and modules -------------------------------------------------------------
+
+    def _expand_call(self, definition: Definition, call: Call, frame, scope, value, own_scope):
+        if definition.name in self.stack:
+            chain = " -> ".join([*self.stack[self.stack.index(definition.name):], definition.name])
+            self._report(error("E206", f"{definition.kind} '{definition.name}' is recursive ({chain})", call.span), frame)
+            return None
+        values = self._bind_params(definition, call, frame)
+        if values is None:
+            return None
+        if definition.kind == "module" and not own_scope:
+            scope = scope.child(None)
+        inner = Frame(values=values, input=value, calls=frame.calls + ((definition.name, call.span),))
+        self.stack.append(definition.name)
+        try:
+            return self._statements(definition.body, inner, scope, value)
+        finally:
+            self.stack.pop()
+
+    def _bind_params(self, definition: Definition, call: Call, frame) -> dict | None:
+        params = {p.name: p for p in definition.params}
+        given = {}
+        for position, arg in enumerate(call.args):
+            if arg.name is None:
+                if position >= len(definition.params):
+                    message = f"{definition.name} takes {len(definition.params)} arguments, got {len(call.args)}"
+                    self._report(error("E203", message, arg.span), frame)
+                    return None
+                name = definition.params[position].name
+            elif arg.name not in params:
+                message = f"{definition.name} has no parameter '{arg.name}'{suggest(arg.name, params)}"
+                self._report(error("E201", message, arg.span), frame)
+                return None
+            else:
+                name = arg.name
+            given[name] = self._evaluate(arg.value, frame.values, frame)
+        values = {}
+        for param in definition.params:
+            if param.name in given:
+                values[param.name] = given[param.name]
+            elif param.default is not None:
+                values[param.name] = self._evaluate(param.default, values, frame)
+            else:
+                self._report(error("E203", f"{definition.name}: missing argument '{param.name}'", call.span), frame)
+                return None
+        return values
+
+    # ---- the graph ---------------------------------------------------------------------
+
+    def _functional_name(self, base: str) -> str:
+        name, suffix = base, 1
+        while name in self.names:
+            suffix += 1
+            name = f"{base}_{suffix}"
+        return name
+
+    def _add_node(self, name, kind, op, hparams, inputs, outputs, params, buffers, span, frame) -> Node:
+        if len(self.graph.nodes) >= MAX_NODES:
+            self._report(error("E211", f"the net has more than {MAX_NODES:,} layers", span), frame)
+            raise ExpansionAborted
+        node = Node(len(self.graph.nodes), name, op, kind, hparams, tuple(inputs), outputs, params, buffers, span,
+                    tuple(s for _, s in frame.calls) if frame else ())
+        existing = self.names.get(name)
+        if existing is not None and not _reusable(existing, node):
+            self._report(error("E205", f"the name '{name}' is already used by the layer at line {existing.span.line}", span), frame)
+        self.names.setdefault(name, node)
+        self.graph.nodes.append(node)
+        return node
+
+    def _report(self, diagnostic: Diagnostic, frame: Frame | None) -> None:
+        if frame is not None and frame.calls:
+            expansions = tuple(Note(f"in the expansion of '{name}' called here", span) for name, span in reversed(frame.calls))
+            diagnostic = Diagnostic(diagnostic.code, diagnostic.severity, diagnostic.message, diagnostic.span, diagnostic.notes + expansions)
+        self.diagnostics.append(diagnostic)
+
+
+def _truthy(value) -> bool:
+    return bool(value) if value is not None else False
+
+
+def _reusable(existing: Node, node: Node) -> bool:
+    """torch lets a parameter-free module be applied twice (torchvision's BasicBlock.relu)."""
+    same = existing.op == node.op and existing.hparams == node.hparams
+    return same and existing.params == 0 and existing.buffers == 0 and not existing.kind.functional
+
+
+def _arg_spans(kind: LayerKind, call: Call) -> dict[str, Span]:
+    """Where each argument was written, under its canonical name and under its spelling."""
+    spans = {}
+    for position, arg in enumerate(call.args):
+        if arg.name is None:
+            if position < len(kind.args):
+                spans[kind.args[position].name] = arg.span
+            continue
+        spans[arg.name] = arg.span
+        for spec in kind.args:
+            if arg.name in spec.aliases:
+                spans[spec.name] = arg.span
+    return spans

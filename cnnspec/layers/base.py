@@ -1,0 +1,238 @@
+"""What a layer kind is: its arguments, its shape rule, its counts, its torch spelling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cnnspec.ir import Shape
+
+REQUIRED = object()
+
+
+class LayerError(Exception):
+    """A layer cannot be applied: a diagnostic code, a message, optionally the argument at fault."""
+
+    def __init__(self, code: str, message: str, arg: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.arg = arg
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    """One argument: its DSL name, the torch name it maps to, its type check and default."""
+
+    name: str
+    check: object  # a function (layer, argname, value) -> normalised value; raises LayerError
+    default: object = REQUIRED
+    aliases: tuple[str, ...] = ()
+    doc: str = ""
+
+
+@dataclass
+class Inferred:
+    """The result of applying a layer to input shapes."""
+
+    op: str
+    hparams: dict
+    outputs: tuple[Shape, ...]
+    params: int = 0
+    buffers: int = 0
+    warnings: list = field(default_factory=list)  # (code, message) pairs
+
+
+class LayerKind:
+    """A layer kind. Subclasses set `names`, `args`, `row_type`, and implement `infer`.
+
+    `fold` says whether the human table folds this layer into the row before it
+    (activations, normalisation, dropout, identity), as the VGG19 table does.
+    `functional` layers have no nn.Module (merges, split): torch spells them as functions.
+    """
+
+    names: tuple[str, ...] = ()
+    args: tuple[ArgSpec, ...] = ()
+    row_type: str = ""
+    fold: bool = False
+    functional: bool = False
+    summary: str = ""
+    arity: int = 1  # number of input tensors; 0 means any number >= 1
+
+    def infer(self, args: dict, inputs: tuple[Shape, ...]) -> Inferred:
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        return self.names[0]
+
+    def bind(self, positional: list, keywords: dict) -> dict:
+        """Match call arguments to this kind's ArgSpecs; check and normalise each value."""
+        if len(positional) > len(self.args):
+            raise LayerError("E203", f"{self.name} takes at most {len(self.args)} positional arguments, got {len(positional)}")
+        bound = {}
+        for spec, value in zip(self.args, positional):
+            bound[spec.name] = value
+        for key, value in keywords.items():
+            spec = self.spec_for(key)
+            if spec.name in bound:
+                raise LayerError("E203", f"{self.name}: argument '{spec.name}' given twice", arg=key)
+            bound[spec.name] = value
+        result = {}
+        for spec in self.args:
+            if spec.name in bound:
+                result[spec.name] = spec.check(self, spec.name, bound[spec.name])
+            elif spec.default is REQUIRED:
+                raise LayerError("E203", f"{self.name}: missing required argument '{spec.name}'")
+            else:
+                result[spec.name] = spec.default
+        return result
+
+    def spec_for(self, key: str) -> ArgSpec:
+        for spec in self.args:
+            if key == spec.name or key in spec.aliases:
+                return spec
+        raise LayerError("E201", f"{self.name} has no argument '{key}'", arg=key)
+
+    def argument_names(self) -> list[str]:
+        return [name for spec in self.args for name in (spec.name, *spec.aliases)]
+
+
+# ---- argument checks: each returns the normalised value or raises LayerError ------------
+
+
+def _fail(kind, arg, expected, value):
+    raise LayerError("E202", f"{kind.name}: argument '{arg}' expects {expected}, got {value!r}", arg=arg)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def int_at_least(minimum: int):
+    def check(kind, arg, value):
+        if not _is_int(value) or value < minimum:
+            _fail(kind, arg, f"an integer >= {minimum}", value)
+        return value
+
+    return check
+
+
+def integer(kind, arg, value):
+    if not _is_int(value):
+        _fail(kind, arg, "an integer", value)
+    return value
+
+
+def boolean(kind, arg, value):
+    if not isinstance(value, bool):
+        _fail(kind, arg, "true or false", value)
+    return value
+
+
+def number(kind, arg, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        _fail(kind, arg, "a number", value)
+    return float(value)
+
+
+def probability(kind, arg, value):
+    value = number(kind, arg, value)
+    if not 0.0 <= value <= 1.0:
+        _fail(kind, arg, "a probability between 0 and 1", value)
+    return value
+
+
+def choice(*options):
+    def check(kind, arg, value):
+        if value not in options or not isinstance(value, str):
+            _fail(kind, arg, "one of " + ", ".join(repr(o) for o in options), value)
+        return value
+
+    return check
+
+
+def per_axis(minimum: int):
+    """An integer, or a tuple with one integer per spatial axis (length checked at infer time)."""
+
+    def check(kind, arg, value):
+        items = value if isinstance(value, tuple) else (value,)
+        if not items or not all(_is_int(v) and v >= minimum for v in items):
+            _fail(kind, arg, f"an integer >= {minimum} or a tuple of them", value)
+        return value
+
+    return check
+
+
+def optional(inner):
+    def check(kind, arg, value):
+        return None if value is None else inner(kind, arg, value)
+
+    return check
+
+
+def int_or_tuple(kind, arg, value):
+    items = value if isinstance(value, tuple) else (value,)
+    if not items or not all(_is_int(v) for v in items):
+        _fail(kind, arg, "an integer or a tuple of integers", value)
+    return value
+
+
+# ---- shape helpers ------------------------------------------------------------------
+
+
+def spatial_rank(kind: LayerKind, shape: Shape, dims: int | None, allowed=(1, 2, 3)) -> int:
+    """The number of spatial axes of `shape` (C, *spatial); checks it against the layer's."""
+    rank = len(shape) - 1
+    if dims is not None and rank != dims:
+        raise LayerError(
+            "E306",
+            f"{kind.name} expects a {dims}-D input (C{' x L' if dims == 1 else ''}"
+            f"{' x H x W' if dims == 2 else ''}{' x D x H x W' if dims == 3 else ''}), "
+            f"but its input is {format_shape(shape)}",
+        )
+    if rank not in allowed:
+        if rank == 0:
+            raise LayerError("E306", f"{kind.name} needs spatial axes, but its input is the flat vector {format_shape(shape)}")
+        raise LayerError("E306", f"{kind.name} does not accept a {rank}-D input ({format_shape(shape)})")
+    return rank
+
+
+def expand_axes(kind: LayerKind, arg: str, value, rank: int) -> tuple[int, ...]:
+    """Turn an int or per-axis tuple into a tuple of length `rank`."""
+    if isinstance(value, tuple):
+        if len(value) != rank:
+            raise LayerError(
+                "E202", f"{kind.name}: '{arg}' has {len(value)} values but the input has {rank} spatial axes", arg=arg
+            )
+        return value
+    return (value,) * rank
+
+
+def torch_int_or_tuple(values: tuple[int, ...]):
+    """How torch's repr would spell a per-axis argument: a bare int when rank is 1."""
+    return values[0] if len(values) == 1 else values
+
+
+def format_shape(shape) -> str:
+    return " x ".join(str(d) for d in shape) if shape else "()"
+
+
+def window_output(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil: bool) -> int:
+    """PyTorch's output size of a sliding window (pooling_output_shape; conv uses ceil=False)."""
+    span = size + 2 * pad - dilation * (kernel - 1) - 1
+    out = (span + (stride - 1 if ceil else 0)) // stride + 1
+    if ceil and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def dropped_pixels(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
+    """Input pixels at the far border that no window covers (floor mode), when windows tile.
+
+    A window narrower than its stride subsamples by design (a 1x1 stride-2 conv), so only
+    layers whose effective kernel is at least the stride are judged.
+    """
+    effective = dilation * (kernel - 1) + 1
+    if effective < stride or stride == 1:
+        return 0
+    return max(0, (size + 2 * pad - effective) % stride - pad)

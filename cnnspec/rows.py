@@ -1,0 +1,76 @@
+"""The human table's rows: activations, normalisation, dropout and identities fold into
+the layer before them, as in the VGG19 table (its "Convolution" rows include the ReLU)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cnnspec.ir import Graph, Node, Shape, Value
+
+
+@dataclass
+class Row:
+    index: int | None  # None for rows the table does not number (flatten)
+    type: str
+    nodes: list[Node] = field(default_factory=list)
+
+    @property
+    def head(self) -> Node:
+        return self.nodes[0]
+
+    @property
+    def last(self) -> Node:
+        return self.nodes[-1]
+
+    @property
+    def outputs(self) -> tuple[Shape, ...]:
+        return self.last.outputs or ()
+
+    @property
+    def counted(self) -> bool:
+        """Whether the row's outputs are new neurons: not the input, not a reshape."""
+        return self.head.op not in ("Input", "Flatten")
+
+    @property
+    def neurons(self) -> int:
+        return self.last.neurons
+
+    @property
+    def params(self) -> int:
+        return sum(node.params for node in self.nodes)
+
+    @property
+    def buffers(self) -> int:
+        return sum(node.buffers for node in self.nodes)
+
+
+def folds(node: Node, graph: Graph) -> bool:
+    """Folded layers: the kind says so, or an adaptive pool that is the identity at this size."""
+    if node.kind.fold:
+        return True
+    if node.op.startswith("Adaptive") and node.inputs:
+        source = node.inputs[0]
+        source_node = graph.nodes[source.node]
+        return source_node.outputs is not None and node.outputs == (source_node.outputs[source.index],)
+    return False
+
+
+def build_rows(graph: Graph) -> list[Row]:
+    rows: list[Row] = []
+    number = 0
+    for node in graph.nodes:
+        previous = rows[-1] if rows else None
+        follows_previous = previous is not None and node.inputs == (Value(previous.last.id),)
+        if follows_previous and previous.head.op != "Input" and folds(node, graph):
+            previous.nodes.append(node)
+            continue
+        numbered = node.op != "Flatten"
+        rows.append(Row(number if numbered else None, node.kind.row_type or node.op, [node]))
+        number += numbered
+    return rows
+
+
+def totals(graph: Graph, rows: list[Row]) -> dict[str, int]:
+    result = graph.totals()
+    result["neurons"] = sum(row.neurons for row in rows if row.counted)
+    return result

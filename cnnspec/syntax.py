@@ -1,0 +1,318 @@
+"""The syntax tree: typed, immutable nodes with source spans, built from Lark's parse tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lark import Token, Transformer, v_args
+
+from cnnspec.source import Span
+
+# ---- expressions ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: object  # int, float, str, bool or None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class TupleExpr:
+    items: tuple
+    span: Span
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "-" or "not"
+    operand: object
+    span: Span
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # + - * / // % == != < <= > >= and or
+    left: object
+    right: object
+    span: Span
+
+
+# ---- layer chains -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str | None
+    value: object
+    span: Span
+
+
+@dataclass(frozen=True)
+class Call:
+    """A layer or block with arguments, or a bare name (which may also be a tensor)."""
+
+    name: str
+    args: tuple[Arg, ...]
+    span: Span
+    bare: bool = False
+
+
+@dataclass(frozen=True)
+class InputRef:
+    span: Span
+
+
+@dataclass(frozen=True)
+class Group:
+    body: tuple
+    span: Span
+
+
+@dataclass(frozen=True)
+class Paren:
+    chain: Chain
+    span: Span
+
+
+@dataclass(frozen=True)
+class Merge:
+    op: str  # add, cat, mul
+    operands: tuple[Chain, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    index: object | None  # the expression in name{expr}, or None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Item:
+    label: Label | None
+    atom: object
+    repeat: object | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Chain:
+    items: tuple[Item, ...]
+    span: Span
+
+
+# ---- statements and definitions -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InputDecl:
+    dims: tuple  # expressions
+    span: Span
+
+
+@dataclass(frozen=True)
+class Assign:
+    targets: tuple[tuple[str, Span], ...]
+    chain: Chain
+    span: Span
+
+
+@dataclass(frozen=True)
+class If:
+    condition: object
+    then: tuple
+    otherwise: tuple
+    span: Span
+
+
+@dataclass(frozen=True)
+class For:
+    var: str
+    start: object
+    stop: object
+    body: tuple
+    span: Span
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: object | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A net, or a block (spliced into its caller) or module (a submodule of its caller)."""
+
+    kind: str  # "net", "block" or "module"
+    name: str
+    params: tuple[Param, ...]
+    body: tuple
+    span: Span
+    name_span: Span
+
+
+def _span(meta) -> Span:
+    return Span.of(meta)
+
+
+def _token_span(token: Token) -> Span:
+    return Span(token.line, token.column, token.end_line, token.end_column)
+
+
+def _int(text: str) -> int:
+    return int(text.replace("_", ""))
+
+
+@v_args(meta=True)
+class ToSyntax(Transformer):
+    """Lark tree -> syntax dataclasses, one method per grammar rule."""
+
+    def start(self, meta, children):
+        return tuple(children)
+
+    def block_def(self, meta, children):
+        kind, name, *rest = children
+        return self._definition(meta, str(kind), name, rest)
+
+    def net_def(self, meta, children):
+        name, *rest = children
+        return self._definition(meta, "net", name, rest)
+
+    def _definition(self, meta, kind, name, rest):
+        params = rest[0] if len(rest) == 2 else ()
+        return Definition(kind, str(name), params, rest[-1], _span(meta), _token_span(name))
+
+    def block_kind(self, meta, children):
+        return str(children[0])
+
+    def param_list(self, meta, children):
+        return tuple(children)
+
+    def param(self, meta, children):
+        default = children[1] if len(children) > 1 else None
+        return Param(str(children[0]), default, _span(meta))
+
+    def body(self, meta, children):
+        return tuple(children)
+
+    def input_decl(self, meta, children):
+        if len(children) == 1 and isinstance(children[0], Token):
+            token = children[0]
+            dims = tuple(Literal(_int(part), _token_span(token)) for part in str(token).split("x"))
+            return InputDecl(dims, _span(meta))
+        return InputDecl(tuple(children), _span(meta))
+
+    def assign(self, meta, children):
+        *targets, chain = children
+        return Assign(tuple((str(t), _token_span(t)) for t in targets), chain, _span(meta))
+
+    def if_stmt(self, meta, children):
+        condition, then, *rest = children
+        otherwise = rest[0] if rest else ()
+        if isinstance(otherwise, If):
+            otherwise = (otherwise,)
+        return If(condition, then, otherwise, _span(meta))
+
+    def for_stmt(self, meta, children):
+        var, start, stop, body = children
+        return For(str(var), start, stop, body, _span(meta))
+
+    def chain(self, meta, children):
+        return Chain(tuple(children), _span(meta))
+
+    def item(self, meta, children):
+        label = children[0] if isinstance(children[0], Label) else None
+        rest = children[1:] if label else children
+        repeat = rest[1] if len(rest) > 1 else None
+        return Item(label, rest[0], repeat, _span(meta))
+
+    def label(self, meta, children):
+        index = children[1] if len(children) > 1 else None
+        return Label(str(children[0]), index, _span(meta))
+
+    def repeat(self, meta, children):
+        return children[-1]
+
+    def call(self, meta, children):
+        name, *args = children
+        return Call(str(name), tuple(args), _span(meta))
+
+    def ref(self, meta, children):
+        return Call(str(children[0]), (), _span(meta), bare=True)
+
+    def in_ref(self, meta, children):
+        return InputRef(_span(meta))
+
+    def group(self, meta, children):
+        return Group(children[0], _span(meta))
+
+    def paren(self, meta, children):
+        return Paren(children[0], _span(meta))
+
+    def merge(self, meta, children):
+        op, *operands = children
+        return Merge(op, tuple(operands), _span(meta))
+
+    def merge_op(self, meta, children):
+        return str(children[0])
+
+    def arg(self, meta, children):
+        name = str(children[0]) if len(children) == 2 else None
+        return Arg(name, children[-1], _span(meta))
+
+    # expressions
+    def int(self, meta, children):
+        return Literal(_int(children[0]), _span(meta))
+
+    def float(self, meta, children):
+        return Literal(float(children[0]), _span(meta))
+
+    def string(self, meta, children):
+        return Literal(str(children[0])[1:-1], _span(meta))
+
+    def true(self, meta, children):
+        return Literal(True, _span(meta))
+
+    def false(self, meta, children):
+        return Literal(False, _span(meta))
+
+    def none(self, meta, children):
+        return Literal(None, _span(meta))
+
+    def var(self, meta, children):
+        return Var(str(children[0]), _span(meta))
+
+    def tuple(self, meta, children):
+        return TupleExpr(tuple(children), _span(meta))
+
+    def neg(self, meta, children):
+        return Unary("-", children[0], _span(meta))
+
+    def not_(self, meta, children):
+        return Unary("not", children[0], _span(meta))
+
+    def binop(self, meta, children):
+        left, op, right = children
+        return Binary(str(op), left, right, _span(meta))
+
+    compare = binop
+
+    def and_(self, meta, children):
+        return Binary("and", children[0], children[1], _span(meta))
+
+    def or_(self, meta, children):
+        return Binary("or", children[0], children[1], _span(meta))
+
+
+def to_syntax(tree) -> tuple[Definition, ...]:
+    return ToSyntax().transform(tree)
