@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from math import prod
 
 from cnnspec.source import Span
@@ -10,27 +9,44 @@ from cnnspec.source import Span
 Shape = tuple[int, ...]  # one sample's shape: (C, *spatial) or (features,)
 
 
-@dataclass(frozen=True)
 class Value:
     """One tensor in the graph: output `index` of node `node`."""
 
-    node: int
-    index: int = 0
+    __slots__ = ("node", "index")
+
+    def __init__(self, node: int, index: int = 0):
+        self.node, self.index = node, index
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Value) and (self.node, self.index) == (other.node, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.node, self.index))
+
+    def __repr__(self) -> str:
+        return f"Value({self.node}, {self.index})"
 
 
-@dataclass
 class Node:
-    id: int
-    name: str  # dotted module path, mirroring torch: "features.0", "layer1.0.conv1"
-    op: str  # the torch.nn class name ("Conv2d") or a functional op ("Add", "Cat")
-    kind: object  # the LayerKind that defined it (cnnspec.layers.base.LayerKind)
-    hparams: dict  # torch constructor arguments, fully resolved
-    inputs: tuple[Value, ...]
-    outputs: tuple[Shape, ...] | None  # None where an earlier error left the shape unknown
-    params: int = 0
-    buffers: int = 0
-    span: Span | None = None
-    expansion: tuple[Span, ...] = ()  # the block calls that produced this node, outermost first
+    """One layer application. Attributes:
+
+    name: the dotted module path, mirroring torch ("features.0", "layer1.0.conv1");
+    op: the torch.nn class name ("Conv2d") or a functional op ("Add", "Cat");
+    kind: the LayerKind that defined it; hparams: torch constructor arguments, resolved;
+    outputs: per-sample shapes, or None where an earlier error left them unknown;
+    expansion: the spans of the block calls that produced it, outermost first.
+    """
+
+    __slots__ = ("id", "name", "op", "kind", "hparams", "inputs", "outputs", "params", "buffers", "span", "expansion")
+
+    def __init__(self, id, name, op, kind, hparams, inputs, outputs, params=0, buffers=0, span=None, expansion=()):
+        self.id, self.name, self.op, self.kind, self.hparams = id, name, op, kind, hparams
+        self.inputs: tuple[Value, ...] = inputs
+        self.outputs: tuple[Shape, ...] | None = outputs
+        self.params, self.buffers, self.span, self.expansion = params, buffers, span, expansion
+
+    def __repr__(self) -> str:
+        return f"Node({self.id}, {self.name!r}, {self.op}, outputs={self.outputs}, params={self.params})"
 
     @property
     def output(self) -> Shape | None:
@@ -41,11 +57,11 @@ class Node:
         return sum(prod(shape) for shape in self.outputs) if self.outputs else 0
 
 
-@dataclass
 class Graph:
-    net: str
-    nodes: list[Node] = field(default_factory=list)
-    output: Value | None = None
+    def __init__(self, net: str):
+        self.net = net
+        self.nodes: list[Node] = []
+        self.output: Value | None = None
 
     @property
     def input_shape(self) -> Shape | None:

@@ -3,16 +3,14 @@ the layer before them, as in the VGG19 table (its "Convolution" rows include the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from cnnspec.ir import Graph, Node, Shape, Value
 
 
-@dataclass
 class Row:
-    index: int | None  # None for rows the table does not number (flatten)
-    type: str
-    nodes: list[Node] = field(default_factory=list)
+    def __init__(self, index: int | None, type: str, nodes: list[Node]):
+        self.index = index  # None for rows the table does not number (flatten)
+        self.type = type
+        self.nodes = nodes
 
     @property
     def head(self) -> Node:

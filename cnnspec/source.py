@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):
     """A region of a source file; lines and columns are 1-based, end_column exclusive."""
 
     line: int
@@ -20,8 +19,7 @@ class Span:
         return cls(meta.line, meta.column, meta.end_line, meta.end_column)
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     path: str
     text: str
 
