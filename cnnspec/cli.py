@@ -111,14 +111,12 @@ def _print_report(analysis, output_format):
 
         click.echo(markdown_table(rows, totals), nl=False)
         return
-    from rich.console import Console
+    from cnnspec.report.table import plain_table, print_rich_table
 
-    from cnnspec.report.table import rich_table, totals_lines
-
-    console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
-    console.print(rich_table(analysis, rows, totals))
-    for line in totals_lines(totals):
-        console.print(line)
+    if sys.stdout.isatty():
+        print_rich_table(analysis, rows, totals)
+    else:
+        click.echo(plain_table(analysis, rows, totals), nl=False)
 
 
 def _print_diagnostics(analysis):
