@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import keyword
 from dataclasses import dataclass, field
 
 from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, warning
 from cnnspec.expand import Expander
 from cnnspec.ir import Graph, Shape, Value
 from cnnspec.parser import parse
-from cnnspec.source import Source
+from cnnspec.source import Source, Span
 from cnnspec.syntax import Definition, to_syntax
 
 
@@ -33,8 +34,8 @@ def analyze(source: Source, net: str | None = None, input_shape: Shape | None = 
     result = Analysis(source)
     try:
         definitions = to_syntax(parse(source))
-    except CnnspecError as exc:
-        result.diagnostics.append(exc.diagnostic)
+    except CnnspecError as exc:  # syntax errors: the file is not analysed further
+        result.diagnostics.extend(getattr(exc, "diagnostics", None) or [exc.diagnostic])
         return result
     table = _definition_table(definitions, result.diagnostics)
     result.nets = tuple(name for name, d in table.items() if d.kind == "net")
@@ -44,12 +45,42 @@ def analyze(source: Source, net: str | None = None, input_shape: Shape | None = 
         if not result.errors:
             result.diagnostics.extend(graph_warnings(result.graph))
     result.diagnostics.sort(key=lambda d: (d.span.line, d.span.column) if d.span else (0, 0))
+    result.diagnostics = _unique(result.diagnostics)
     return result
+
+
+def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """One diagnostic per problem: a block expanded several times reports the same mistake once,
+    with the call site of its first expansion. A warning about one place in a block is given
+    once, with a note counting the other expansions it applies to."""
+    seen: set = set()
+    unique: list[Diagnostic] = []
+    first_warning: dict[tuple, int] = {}  # (code, span) of a warning -> its index in `unique`
+    repeats: dict[int, int] = {}  # index in `unique` -> how many more expansions it applies to
+    for diagnostic in diagnostics:
+        key = (diagnostic.code, diagnostic.message, diagnostic.span)
+        if key in seen:
+            continue
+        seen.add(key)
+        place = (diagnostic.code, diagnostic.span)
+        if not diagnostic.is_error and diagnostic.span is not None:
+            if place in first_warning:
+                index = first_warning[place]
+                repeats[index] = repeats.get(index, 0) + 1
+                continue
+            first_warning[place] = len(unique)
+        unique.append(diagnostic)
+    for index, count in repeats.items():
+        d = unique[index]
+        note = Note(f"the same in {count} more expansion{'s' * (count != 1)}")
+        unique[index] = Diagnostic(d.code, d.severity, d.message, d.span, (*d.notes, note))
+    return unique
 
 
 def _definition_table(definitions, diagnostics) -> dict[str, Definition]:
     table: dict[str, Definition] = {}
     for definition in definitions:
+        _check_names(definition, diagnostics)
         previous = table.get(definition.name)
         if previous is not None:
             message = f"'{definition.name}' is already defined (as a {previous.kind}) at line {previous.span.line}"
@@ -57,6 +88,24 @@ def _definition_table(definitions, diagnostics) -> dict[str, Definition]:
             continue
         table[definition.name] = definition
     return table
+
+
+def _check_names(definition: Definition, diagnostics) -> None:
+    """Definition and parameter names become Python names (classes, arguments) in generated code."""
+    named = [(definition.kind, definition.name, definition.name_span)]
+    seen: dict[str, Span] = {}
+    for param in definition.params:
+        span = Span(param.span.line, param.span.column, param.span.line, param.span.column + len(param.name))
+        named.append(("parameter", param.name, span))
+        if param.name in seen:
+            message = f"{definition.kind} '{definition.name}' has two parameters named '{param.name}'"
+            diagnostics.append(error("E205", message, span, (Note("first defined here", seen[param.name]),)))
+        seen.setdefault(param.name, span)
+    for what, name, span in named:
+        if not name.isascii() or not name.isidentifier():
+            diagnostics.append(error("E207", f"the {what} name '{name}' is not an ASCII Python identifier", span))
+        elif keyword.iskeyword(name):
+            diagnostics.append(error("E207", f"the {what} name '{name}' is a Python keyword", span))
 
 
 def _choose_net(table, result: Analysis, wanted: str | None) -> Definition | None:
@@ -84,9 +133,15 @@ def graph_warnings(graph: Graph) -> list[Diagnostic]:
         for index in range(len(node.outputs or ())):
             value_used = users.get(Value(node.id, index)) or graph.output == Value(node.id, index)
             if not value_used and node.op != "Input":
-                found.append(warning("W401", f"the output of {node.op} '{node.name}' is never used", node.span))
+                which = f"output {index + 1} of" if len(node.outputs) > 1 else "the output of"
+                found.append(warning("W401", f"{which} {node.op} '{node.name}' is never used", node.span, _expansion_notes(node)))
         followers = users.get(Value(node.id, 0), [])
         if node.op.startswith("Conv") and node.hparams.get("bias") and followers and all(f.op.startswith("BatchNorm") for f in followers):
             message = f"{node.op} '{node.name}' has a bias that the batch norm after it cancels: use bias=false ({node.hparams['out_channels']:,} wasted parameters)"
-            found.append(warning("W402", message, node.span))
+            found.append(warning("W402", message, node.span, _expansion_notes(node)))
     return found
+
+
+def _expansion_notes(node) -> tuple[Note, ...]:
+    """For a layer made by a block or module: where that block was called, innermost first."""
+    return tuple(Note("in the expansion called here", span) for span in reversed(node.expansion))

@@ -9,6 +9,7 @@ import click
 
 from cnnspec import __version__
 from cnnspec.diagnostics import error, render
+from cnnspec.source import Span
 
 EXAMPLES_CHECK = """
 \b
@@ -57,12 +58,17 @@ def check(files, net, input_shape, output_format, strict):
 
     Results go to standard output, diagnostics to standard error. Exit status:
     0 clean (warnings allowed), 1 errors found (or warnings with --strict),
-    2 usage error.
+    2 usage error, 3 internal error (a bug in cnnspec).
     """
-    failed = False
+    failed = crashed = False
     reports = []
     for path in files:
-        analysis = _analyze_file(path, net, input_shape)
+        try:
+            analysis = _analyze_file(path, net, input_shape)
+        except Exception as exc:  # a bug in cnnspec: say so plainly, never a traceback
+            click.echo(f"{path}: internal error: {type(exc).__name__}: {exc} (this is a bug in cnnspec; please report it)", err=True)
+            crashed = True
+            continue
         _print_diagnostics(analysis)
         failed |= bool(analysis.errors) or (strict and bool(analysis.warnings))
         if output_format == "json":
@@ -73,21 +79,33 @@ def check(files, net, input_shape, output_format, strict):
         import json
 
         click.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
-    sys.exit(1 if failed else 0)
+    sys.exit(3 if crashed else 1 if failed else 0)
 
 
 def _analyze_file(path, net, input_shape):
-    from cnnspec.analyze import Analysis, analyze
-    from cnnspec.source import Source, read_source
+    from cnnspec.analyze import analyze
+    from cnnspec.source import read_source
 
     try:
         source = read_source(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = f"not valid UTF-8 ({exc.reason} at byte {exc.start})" if isinstance(exc, UnicodeDecodeError) else exc.strerror
-        analysis = Analysis(Source(path, ""))
-        analysis.diagnostics.append(error("E101", f"cannot read {path}: {reason}", None))
-        return analysis
+    except OSError as exc:
+        return _unreadable(path, f"cannot read the file: {exc.strerror}", None, "")
+    except UnicodeDecodeError as exc:
+        data = exc.object
+        line = data[: exc.start].count(b"\n") + 1
+        column = len(data[data.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
+        message = f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x} on line {line})"
+        return _unreadable(path, message, Span(line, column, line, column + 1), data.decode("utf-8", "replace"))
     return analyze(source, net, input_shape)
+
+
+def _unreadable(path, message, span, text):
+    from cnnspec.analyze import Analysis
+    from cnnspec.source import Source
+
+    analysis = Analysis(Source(path, text))
+    analysis.diagnostics.append(error("E101", message, span))
+    return analysis
 
 
 def _rows_and_totals(analysis):
@@ -120,7 +138,7 @@ def _print_report(analysis, output_format):
 
 
 def _print_diagnostics(analysis):
-    color = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+    color = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
     for diagnostic in analysis.diagnostics:
         text = render(diagnostic, analysis.source)
         if color:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import unicodedata
 from enum import Enum
+from typing import NamedTuple
 
 from cnnspec.source import Source, Span
 
@@ -30,6 +31,8 @@ CODES = {
     "E209": "no net to check / unknown net",
     "E210": "expression error",
     "E211": "repetition or expansion too large",
+    "E212": "misplaced input declaration",
+    "E213": "tensor name misused in a chain",
     "E300": "output size below 1",
     "E301": "padding larger than half the kernel",
     "E302": "channels not divisible by groups",
@@ -44,19 +47,17 @@ CODES = {
 }
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(NamedTuple):
     message: str
     span: Span | None = None
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(NamedTuple):
     code: str
     severity: Severity
     message: str
     span: Span | None
-    notes: tuple[Note, ...] = field(default=())
+    notes: tuple[Note, ...] = ()
 
     @property
     def is_error(self) -> bool:
@@ -79,12 +80,59 @@ class CnnspecError(Exception):
         self.diagnostic = diagnostic
 
 
+TAB_WIDTH = 4
+MAX_SHOWN = 120  # characters of a source line shown under a diagnostic
+
+
+def _line_text(source: Source, line: int) -> str:
+    """Line `line` (1-based) as the parser counts lines: only '\n' ends one."""
+    lines = source.text.split("\n")
+    return lines[line - 1].rstrip("\r") if 0 < line <= len(lines) else ""
+
+
+def _display(text: str) -> tuple[str, list[int]]:
+    """The line as shown (tabs expanded, control characters as spaces) and each character's
+    starting display column, so that the caret lines up under wide characters and tabs too."""
+    shown, starts = [], []
+    width = 0
+    for char in text:
+        starts.append(width)
+        if char == "\t":
+            step = TAB_WIDTH - width % TAB_WIDTH
+            shown.append(" " * step)
+        elif unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+            step = 1
+            shown.append(" ")
+        elif unicodedata.combining(char):
+            step = 0
+            shown.append(char)
+        else:
+            step = 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+            shown.append(char)
+        width += step
+    starts.append(width)
+    return "".join(shown), starts
+
+
 def _caret_lines(source: Source, span: Span) -> list[str]:
-    text = source.line_text(span.line).expandtabs(1)
+    text = _line_text(source, span.line)
+    column, end = span.column, span.end_column if span.end_line == span.line else len(text) + 1
+    # A very long line is shown in part: from a little before the caret, at most MAX_SHOWN characters.
+    first = max(0, min(column - 1 - 40, len(text) - MAX_SHOWN)) if len(text) > MAX_SHOWN else 0
+    last = first + MAX_SHOWN
+    window = ("..." if first else "") + text[first:last] + ("..." if last < len(text) else "")
+    offset = first - (3 if first else 0)
+    column, end = column - offset, min(end - offset, len(window) + 1)
+    shown, starts = _display(window)
     gutter = f"{span.line:>5} | "
-    end = span.end_column if span.end_line == span.line else len(text) + 1
-    width = max(1, end - span.column)
-    return [gutter + text, " " * (len(gutter) + span.column - 1) + "^" * width]
+
+    def column_at(column: int) -> int:  # display column of a 1-based character column
+        index = column - 1
+        return starts[index] if index < len(starts) else starts[-1] + index - len(window)
+
+    left = column_at(column)
+    width = max(1, column_at(max(end, column)) - left)
+    return [(gutter + shown).rstrip(), " " * (len(gutter) + left) + "^" * width]
 
 
 def render(diagnostic: Diagnostic, source: Source) -> str:

@@ -9,16 +9,18 @@ labelled, when the label becomes a submodule holding their layers.
 from __future__ import annotations
 
 import keyword
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 
 from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, warning
-from cnnspec.expressions import evaluate, suggest
+from cnnspec.expressions import UNKNOWN, evaluate, suggest
 from cnnspec.ir import Graph, Node, Shape, Value
 from cnnspec.layers import INPUT, MERGES, REGISTRY, LayerError, LayerKind
 from cnnspec.source import Span
 from cnnspec.syntax import Assign, Call, Chain, Definition, For, Group, If, InputDecl, InputRef, Item, Merge, Paren
 
 MAX_NODES = 1_000_000
+MAX_CALL_DEPTH = 64  # blocks calling blocks; deeper would exhaust Python's stack
+MAX_EXPANSION_NOTES = 8  # "in the expansion of ..." notes shown for one diagnostic
 
 Tensor = Value | tuple | None  # one tensor, the outputs of a split, or None where an error left it unknown
 
@@ -64,9 +66,18 @@ class Expander:
     def expand(self, net: Definition, input_shape: Shape | None = None) -> Graph:
         self.graph = Graph(net.name)
         self.names: dict[str, Node] = {}
+        self.label_spans: dict[str, Span] = {}  # where each labelled layer or submodule was named
+        self.scopes: dict[str, Span] = {}  # labelled submodules: full name -> its label
+        self.duplicate_scopes: set[str] = set()  # prefixes of submodules already reported as duplicates
         frame = Frame(values=self._net_values(net), input=None)
         body = list(net.body)
         declared = body.pop(0) if body and isinstance(body[0], InputDecl) else None
+        if declared is None:  # an input declared later: one error there, and the analysis goes on with it
+            late = next((s for s in body if isinstance(s, InputDecl)), None)
+            if late is not None:
+                self._report(error("E212", "`input` must be the first statement of a net", late.span), frame)
+                body.remove(late)
+                declared = late
         shape = input_shape or (self._input_shape(declared, frame) if declared else None)
         if shape is None and declared is None:
             self._report(error("E208", f"net {net.name} declares no input; start it with e.g. `input 3x224x224`", net.name_span), frame)
@@ -77,6 +88,9 @@ class Expander:
             self.graph.output = self._statements(body, frame, Scope(), frame.input)
         except ExpansionAborted:
             self.graph.output = None
+        except RecursionError:
+            self._report(error("E102", f"net {net.name} is nested too deeply to expand", net.name_span), None)
+            self.graph.output = None
         if isinstance(self.graph.output, tuple):
             self.graph.output = self.graph.output[0]
         return self.graph
@@ -86,6 +100,7 @@ class Expander:
         for param in net.params:
             if param.default is None:
                 self._report(error("E203", f"net parameter '{param.name}' needs a default value", param.span), None)
+                values[param.name] = UNKNOWN
                 continue
             value = self._evaluate(param.default, values, None)
             values[param.name] = value
@@ -93,7 +108,7 @@ class Expander:
 
     def _input_shape(self, declared: InputDecl, frame: Frame) -> Shape | None:
         dims = [self._evaluate(d, frame.values, frame) for d in declared.dims]
-        if any(d is None for d in dims):
+        if any(d is UNKNOWN for d in dims):
             return None
         if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims) or not 1 <= len(dims) <= 4:
             message = f"input expects 1 to 4 positive integer sizes (C, C x L, C x H x W or C x D x H x W), got {dims}"
@@ -115,12 +130,16 @@ class Expander:
             return self._assign(statement, frame, scope, flow)
         if isinstance(statement, If):
             condition = self._evaluate(statement.condition, frame.values, frame)
+            if condition is UNKNOWN:
+                self._poison(statement, frame)
+                return None
             branch = statement.then if _truthy(condition) else statement.otherwise
             return self._statements(branch, frame, scope, flow)
         if isinstance(statement, For):
             return self._for(statement, frame, scope, flow)
         assert isinstance(statement, InputDecl)
-        self._report(error("E212", "`input` may only be the first statement of a net", statement.span), frame)
+        where = f"not in {frame.calls[-1][0]!r}" if frame.calls else "and a net has only one"
+        self._report(error("E212", f"`input` may only be the first statement of a net, {where}", statement.span), frame)
         return flow
 
     def _assign(self, statement: Assign, frame, scope, flow):
@@ -142,20 +161,31 @@ class Expander:
             frame.tensors[name] = value[index] if value is not None else None
         return value
 
+    def _poison(self, statement, frame: Frame) -> None:
+        """A statement that cannot be expanded: the tensors it would name become unknown."""
+        for name in _assigned_names(statement):
+            frame.tensors[name] = None
+
     def _for(self, statement: For, frame, scope, flow):
         start = self._evaluate(statement.start, frame.values, frame)
         stop = self._evaluate(statement.stop, frame.values, frame)
+        if start is UNKNOWN or stop is UNKNOWN:
+            self._poison(statement, frame)
+            return None
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop)):
-            if start is not None and stop is not None:
-                self._report(error("E202", f"a for loop needs integer bounds, got {start!r}..{stop!r}", statement.span), frame)
-            return flow
+            bad = statement.start if not isinstance(start, int) or isinstance(start, bool) else statement.stop
+            message = f"a for loop needs integer bounds, got {_show(start)}..{_show(stop)}"
+            self._report(error("E202", message, bad.span), frame)
+            self._poison(statement, frame)
+            return None
         self._check_count(stop - start + 1, statement.span, frame)
+        shadowed = statement.var in frame.values
         saved = frame.values.get(statement.var)
         for index in range(start, stop + 1):
             frame.values[statement.var] = index
             flow = self._statements(statement.body, frame, scope, flow)
         frame.values.pop(statement.var, None)
-        if saved is not None:
+        if shadowed:
             frame.values[statement.var] = saved
         return flow
 
@@ -174,12 +204,24 @@ class Expander:
         times = 1 if item.repeat is None else self._repeat_count(item.repeat, frame)
         target = self._resolve(atom, frame)
         label = self._label(item, frame)
+        label_span = (item.label.name_span or item.label.span) if label is not None else None
         own_scope = False
         if label is not None and (item.repeat is not None or not isinstance(target, LayerKind) or isinstance(atom, Merge)):
+            self._claim_scope(scope.prefix + label, label_span, frame)
             scope, label, own_scope = scope.child(label), None, item.repeat is None
         for _ in range(times):
-            value = self._atom(atom, target, frame, scope, value, label, own_scope)
+            value = self._atom(atom, target, frame, scope, value, label, own_scope, label_span)
         return value
+
+    def _claim_scope(self, name: str, span: Span, frame) -> None:
+        """A label naming a submodule: its name must be new (torch's setattr would replace the first)."""
+        first = self.scopes.get(name) or (self.label_spans.get(name) or self.names[name].span if name in self.names else None)
+        if first is not None:
+            message = f"the name '{name}' is already used by the {'submodule' if name in self.scopes else 'layer'} at line {first.line}"
+            self._report(error("E205", message, span, (Note("first used here", first),)), frame)
+            self.duplicate_scopes.add(name + ".")
+            return
+        self.scopes[name] = span
 
     def _is_tensor_reference(self, atom, frame) -> bool:
         return isinstance(atom, InputRef) or (isinstance(atom, Call) and atom.bare and atom.name in frame.tensors)
@@ -206,7 +248,8 @@ class Expander:
         if atom.name in REGISTRY:
             return REGISTRY[atom.name]
         names = [*REGISTRY, *frame.tensors, *(n for n, d in self.definitions.items() if d.kind != "net")]
-        self._report(error("E200", f"unknown layer, block or tensor '{atom.name}'{suggest(atom.name, names)}", atom.span), frame)
+        name_span = Span(atom.span.line, atom.span.column, atom.span.line, atom.span.column + len(atom.name))
+        self._report(error("E200", f"unknown layer, block or tensor '{atom.name}'{suggest(atom.name, names)}", name_span), frame)
         return None
 
     def _label(self, item: Item, frame) -> str | None:
@@ -216,8 +259,10 @@ class Expander:
         name = label.name
         if label.index is not None:
             index = self._evaluate(label.index, frame.values, frame)
+            if index is UNKNOWN:
+                return None
             name = f"{name}{index}"
-        self._check_identifier(name, label.span, frame, "layer")
+        self._check_identifier(name, label.name_span or label.span, frame, "layer")
         return name
 
     def _check_identifier(self, name: str, span: Span, frame, what: str) -> None:
@@ -228,10 +273,10 @@ class Expander:
 
     def _repeat_count(self, expr, frame) -> int:
         count = self._evaluate(expr, frame.values, frame)
-        if count is None:
+        if count is UNKNOWN:
             return 1
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            self._report(error("E202", f"a repetition count must be an integer >= 0, got {count!r}", expr.span), frame)
+            self._report(error("E202", f"a repetition count must be an integer >= 0, got {_show(count)}", expr.span), frame)
             return 1
         self._check_count(count, expr.span, frame)
         return count
@@ -244,7 +289,7 @@ class Expander:
 
     # ---- atoms -----------------------------------------------------------------------
 
-    def _atom(self, atom, target, frame, scope, value, label, own_scope):
+    def _atom(self, atom, target, frame, scope, value, label, own_scope, label_span=None):
         if isinstance(atom, Group):
             return self._statements(atom.body, frame, scope, value)
         if isinstance(atom, Paren):
@@ -254,16 +299,16 @@ class Expander:
         if isinstance(target, Definition):
             return self._expand_call(target, atom, frame, scope, value, own_scope)
         if isinstance(target, LayerKind):
-            return self._layer(target, atom, frame, scope, value, label)
+            return self._layer(target, atom, frame, scope, value, label, label_span)
         return None
 
-    def _layer(self, kind: LayerKind, call: Call, frame, scope, value, label):
+    def _layer(self, kind: LayerKind, call: Call, frame, scope, value, label, label_span=None):
         name = scope.claim(label)
         args = self._bind_args(kind, call, frame)
         shape = self._single_shape(value, call, frame)
         if args is None or shape is None:
             return None
-        return self._apply(kind, name, args, (value,), (shape,), call.span, frame, _arg_spans(kind, call))
+        return self._apply(kind, name, args, (value,), (shape,), call.span, frame, _arg_spans(kind, call), label_span)
 
     def _merge(self, merge: Merge, frame, scope, value):
         operands = [self._chain(chain, frame, scope, value) for chain in merge.operands]
@@ -276,7 +321,7 @@ class Expander:
         name = self._functional_name(scope.prefix + merge.op)
         return self._apply(kind, name, {}, tuple(operands), tuple(shapes), merge.span, frame)
 
-    def _apply(self, kind, name, args, inputs, shapes, span, frame, arg_spans=None):
+    def _apply(self, kind, name, args, inputs, shapes, span, frame, arg_spans=None, label_span=None):
         try:
             inferred = kind.infer(args, shapes)
         except LayerError as exc:
@@ -284,7 +329,8 @@ class Expander:
             return None
         if kind.functional:
             name = self._functional_name(name)
-        node = self._add_node(name, kind, inferred.op, inferred.hparams, inputs, inferred.outputs, inferred.params, inferred.buffers, span, frame)
+        counts = (inferred.params, inferred.buffers)
+        node = self._add_node(name, kind, inferred.op, inferred.hparams, inputs, inferred.outputs, *counts, span, frame, label_span)
         for code, message in inferred.warnings:
             self._report(warning(code, message, span), frame)
         if len(inferred.outputs) > 1:
@@ -305,15 +351,28 @@ class Expander:
 
     def _bind_args(self, kind: LayerKind, call: Call, frame) -> dict | None:
         positional, keywords = [], {}
+        unknown = False
         for arg in call.args:
             evaluated = self._evaluate(arg.value, frame.values, frame)
+            unknown |= evaluated is UNKNOWN
             if arg.name is None:
                 if keywords:
                     self._report(error("E203", "a positional argument follows a keyword argument", arg.span), frame)
                     return None
                 positional.append(evaluated)
+            elif arg.name in keywords:
+                self._report(error("E203", f"{kind.name}: argument '{arg.name}' given twice", arg.span), frame)
+                return None
             else:
                 keywords[arg.name] = evaluated
+        if unknown:  # an argument's error is already reported
+            return None
+        if len(positional) > len(kind.args):
+            extra = call.args[len(kind.args)]
+            takes = f"{len(kind.args)} positional argument{'s' * (len(kind.args) != 1)}" if kind.args else "no arguments"
+            message = f"{kind.name} takes {takes} ({', '.join(s.name for s in kind.args) or 'none'}), got {len(positional)}"
+            self._report(error("E203", message, extra.span), frame)
+            return None
         try:
             return kind.bind(positional, keywords)
         except LayerError as exc:
@@ -329,7 +388,10 @@ class Expander:
             return evaluate(expr, values)
         except CnnspecError as exc:
             self._report(exc.diagnostic, frame)
-            return None
+            return UNKNOWN
+        except RecursionError:
+            self._report(error("E102", "this expression is nested too deeply to evaluate", expr.span), frame)
+            return UNKNOWN
 
     # ---- blocks and modules -------------------------------------------------------------
 
@@ -337,6 +399,9 @@ class Expander:
         if definition.name in self.stack:
             chain = " -> ".join([*self.stack[self.stack.index(definition.name):], definition.name])
             self._report(error("E206", f"{definition.kind} '{definition.name}' is recursive ({chain})", call.span), frame)
+            return None
+        if len(self.stack) >= MAX_CALL_DEPTH:
+            self._report(error("E102", f"blocks and modules call each other more than {MAX_CALL_DEPTH} levels deep", call.span), frame)
             return None
         values = self._bind_params(definition, call, frame)
         if values is None:
@@ -354,6 +419,9 @@ class Expander:
         params = {p.name: p for p in definition.params}
         given = {}
         for position, arg in enumerate(call.args):
+            if arg.name is None and any(a.name is not None for a in call.args[:position]):
+                self._report(error("E203", "a positional argument follows a keyword argument", arg.span), frame)
+                return None
             if arg.name is None:
                 if position >= len(definition.params):
                     message = f"{definition.name} takes {len(definition.params)} arguments, got {len(call.args)}"
@@ -361,12 +429,19 @@ class Expander:
                     return None
                 name = definition.params[position].name
             elif arg.name not in params:
-                message = f"{definition.name} has no parameter '{arg.name}'{suggest(arg.name, params)}"
+                takes = f" (it takes: {', '.join(params) or 'none'})"
+                message = f"{definition.name} has no parameter '{arg.name}'" + (suggest(arg.name, params) or takes)
                 self._report(error("E201", message, arg.span), frame)
                 return None
             else:
                 name = arg.name
+            if name in given:
+                self._report(error("E203", f"{definition.name}: argument '{name}' given twice", arg.span), frame)
+                return None
+            errors_before = len(self.diagnostics)
             given[name] = self._evaluate(arg.value, frame.values, frame)
+            if len(self.diagnostics) > errors_before:  # reported; expanding with a bad value would add noise
+                return None
         values = {}
         for param in definition.params:
             if param.name in given:
@@ -387,15 +462,24 @@ class Expander:
             name = f"{base}_{suffix}"
         return name
 
-    def _add_node(self, name, kind, op, hparams, inputs, outputs, params, buffers, span, frame) -> Node:
+    def _add_node(self, name, kind, op, hparams, inputs, outputs, params, buffers, span, frame, label_span=None) -> Node:
         if len(self.graph.nodes) >= MAX_NODES:
             self._report(error("E211", f"the net has more than {MAX_NODES:,} layers", span), frame)
             raise ExpansionAborted
         node = Node(len(self.graph.nodes), name, op, kind, hparams, tuple(inputs), outputs, params, buffers, span,
                     tuple(s for _, s in frame.calls) if frame else ())
         existing = self.names.get(name)
-        if existing is not None and not _reusable(existing, node):
-            self._report(error("E205", f"the name '{name}' is already used by the layer at line {existing.span.line}", span), frame)
+        reported = any(name.startswith(prefix) for prefix in self.duplicate_scopes)
+        if existing is not None and not _reusable(existing, node) and not reported:
+            first = self.label_spans.get(name) or existing.span
+            message = f"the name '{name}' is already used by the layer at line {first.line}"
+            self._report(error("E205", message, label_span or span, (Note("first used here", first),)), frame)
+        elif name in self.scopes and not reported:
+            first = self.scopes[name]
+            message = f"the name '{name}' is already used by the submodule at line {first.line}"
+            self._report(error("E205", message, label_span or span, (Note("first used here", first),)), frame)
+        if name not in self.names and label_span is not None:
+            self.label_spans[name] = label_span
         self.names.setdefault(name, node)
         self.graph.nodes.append(node)
         return node
@@ -403,8 +487,40 @@ class Expander:
     def _report(self, diagnostic: Diagnostic, frame: Frame | None) -> None:
         if frame is not None and frame.calls:
             expansions = tuple(Note(f"in the expansion of '{name}' called here", span) for name, span in reversed(frame.calls))
-            diagnostic = Diagnostic(diagnostic.code, diagnostic.severity, diagnostic.message, diagnostic.span, diagnostic.notes + expansions)
+            if len(expansions) > MAX_EXPANSION_NOTES:  # the innermost calls and the outermost ones
+                hidden = len(expansions) - MAX_EXPANSION_NOTES + 1
+                keep = MAX_EXPANSION_NOTES // 2
+                outermost = expansions[-(MAX_EXPANSION_NOTES - keep - 1) :]
+                expansions = (*expansions[:keep], Note(f"... and {hidden} more expansions"), *outermost)
+            notes = diagnostic.notes + expansions
+            diagnostic = Diagnostic(diagnostic.code, diagnostic.severity, diagnostic.message, diagnostic.span, notes)
         self.diagnostics.append(diagnostic)
+
+
+def _show(value) -> str:
+    """A value as the language writes it."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    return repr(value)
+
+
+def _assigned_names(node) -> set[str]:
+    """The tensor names assigned anywhere inside a statement."""
+    names: set[str] = set()
+    pending = [node]  # iterative: an expression may be thousands of levels deep
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Assign):
+            names.update(name for name, _ in node.targets)
+        if isinstance(node, tuple):
+            pending.extend(node)
+        elif is_dataclass(node):
+            pending.extend(getattr(node, item.name) for item in fields(node))
+    return names
 
 
 def _truthy(value) -> bool:

@@ -23,8 +23,24 @@ def suggest(name: str, candidates) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
+class _Unknown:
+    """The value of an expression whose evaluation failed and was reported: it spreads without
+    further errors, so that one mistake gives one diagnostic."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+UNKNOWN = _Unknown()
+
+
 def evaluate(expr, values: dict):
-    """The value of an expression given the names in scope (block parameters, loop variables)."""
+    """The value of an expression given the names in scope (block parameters, loop variables).
+
+    A name bound to UNKNOWN makes every expression using it UNKNOWN, without an error.
+    """
     if isinstance(expr, Literal):
         return _bounded(expr.value, expr)
     if isinstance(expr, Var):
@@ -32,9 +48,12 @@ def evaluate(expr, values: dict):
             raise CnnspecError(error("E204", f"undefined name '{expr.name}'{suggest(expr.name, values)}", expr.span))
         return values[expr.name]
     if isinstance(expr, TupleExpr):
-        return tuple(evaluate(item, values) for item in expr.items)
+        items = tuple(evaluate(item, values) for item in expr.items)
+        return UNKNOWN if any(item is UNKNOWN for item in items) else items
     if isinstance(expr, Unary):
         operand = evaluate(expr.operand, values)
+        if operand is UNKNOWN:
+            return UNKNOWN
         if expr.op == "not":
             return not _truth(operand, expr)
         if not _is_number(operand):
@@ -42,11 +61,17 @@ def evaluate(expr, values: dict):
         return -operand
     assert isinstance(expr, Binary)
     if expr.op in ("and", "or"):
-        left = _truth(evaluate(expr.left, values), expr.left)
+        left = evaluate(expr.left, values)
+        if left is UNKNOWN:
+            return UNKNOWN
+        left = _truth(left, expr.left)
         if (expr.op == "and") != left:
             return left
-        return _truth(evaluate(expr.right, values), expr.right)
+        right = evaluate(expr.right, values)
+        return UNKNOWN if right is UNKNOWN else _truth(right, expr.right)
     left, right = evaluate(expr.left, values), evaluate(expr.right, values)
+    if left is UNKNOWN or right is UNKNOWN:
+        return UNKNOWN
     if expr.op in _COMPARE:
         return _compare(expr, left, right)
     return _arithmetic(expr, left, right)

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import re
 from functools import lru_cache
-from pathlib import Path
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from cnnspec import __version__
-from cnnspec.diagnostics import CnnspecError, error
+from cnnspec.diagnostics import CnnspecError, Note, error
 from cnnspec.source import Source, Span
 
-MAX_NESTING = 200
+MAX_NESTING = 100  # brackets; deeper input would exhaust Python's stack when expanded
 
+MAX_SYNTAX_ERRORS = 20  # after that many, the rest of the file is not parsed
+
+# How a terminal is named in "expected ..." lists; terminals in a group are merged into one phrase.
 _TOKEN_WORDS = {
     "NAME": "a name",
     "INT": "an integer",
@@ -24,7 +26,7 @@ _TOKEN_WORDS = {
     "STRING": "a string",
     "SHAPE": "a shape like 3x224x224",
     "_NL": "a new line",
-    "SEMICOLON": "';'",
+    "SEMICOLON": "a new line",
     "LPAR": "'('",
     "RPAR": "')'",
     "LBRACE": "'{'",
@@ -34,17 +36,30 @@ _TOKEN_WORDS = {
     "EQUAL": "'='",
     "_ARROW": "'->'",
     "STAR": "'*'",
-    "MERGE_OP": "add/cat/mul",
-    "BLOCK_KW": "'block' or 'module'",
+    "__ANON_0": "'..'",
+    "MINUS": "'-'",
+    "ADD_OP": "'+' or '-'",
+    "MUL_OP": "'/', '//' or '%'",
+    "COMP_OP": "a comparison",
     "$END": "the end of the file",
 }
+_EXPRESSION_START = {"INT", "FLOAT", "STRING", "NAME", "LPAR", "MINUS", "NOT", "TRUE", "FALSE", "NONE"}
+_LAYER_START = {"NAME", "ADD", "CAT", "MUL", "IN", "LPAR", "LBRACE"}
+_STATEMENT_START = _LAYER_START | {"IF", "FOR", "INPUT"}
+_OPERATORS = {"STAR", "ADD_OP", "MUL_OP", "COMP_OP", "AND", "OR"}
+_DEFINITION_KEYWORDS = {"NET", "BLOCK", "MODULE"}
+# The order of the phrases in "expected ...": the likeliest fix first.
+_ORDER = ["')'", "','", "'->'", "':'", "'='", "'..'", "a value", "a layer", "a statement", "a definition (net, block or module)",
+          "an operator", "'*'", "'{'", "'}'", "a new line", "the end of the file"]
+_CLOSERS = {"RPAR": "LPAR", "RBRACE": "LBRACE"}
+_DEFINITION_START = re.compile(r"^[ \t]*(net|block|module)[ \t]+[^\W\d]\w*", re.MULTILINE)
 
 
-def grammar_path() -> Path:
+def grammar_path() -> str:
     """The grammar ships inside the wheel next to this module; in a source tree it is in grammar/."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "cnnspec.lark"
-    return packaged if packaged.exists() else here.parent / "grammar" / "cnnspec.lark"
+    here = os.path.dirname(os.path.abspath(__file__))
+    packaged = os.path.join(here, "cnnspec.lark")
+    return packaged if os.path.exists(packaged) else os.path.join(os.path.dirname(here), "grammar", "cnnspec.lark")
 
 
 class LineJoiner:
@@ -75,13 +90,16 @@ def _cache_file(grammar_text: str) -> str | None:
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError:
+        import tempfile
+
         folder = tempfile.gettempdir()
     return os.path.join(folder, f"grammar-{digest}.lark.cache")
 
 
 @lru_cache(maxsize=1)
 def lark_parser() -> Lark:
-    text = grammar_path().read_text(encoding="utf-8")
+    with open(grammar_path(), encoding="utf-8") as handle:
+        text = handle.read()
     options = dict(parser="lalr", propagate_positions=True, postlex=LineJoiner(), maybe_placeholders=False)
     try:
         return Lark(text, cache=_cache_file(text), **options)
@@ -93,8 +111,16 @@ def _nesting_error(source: Source) -> None:
     """Reject input nested deeper than MAX_NESTING brackets before parsing it."""
     depth = 0
     line, column = 1, 1
+    skip_to = None  # inside a comment (until a newline) or a string (until its quote or a newline)
     for char in source.text:
-        if char in "({":
+        if skip_to is not None:
+            if char == skip_to or char == "\n":
+                skip_to = None
+        elif char == "#":
+            skip_to = "\n"
+        elif char in "'\"":
+            skip_to = char
+        elif char in "({":
             depth += 1
             if depth > MAX_NESTING:
                 span = Span(line, column, line, column + 1)
@@ -108,42 +134,252 @@ def _nesting_error(source: Source) -> None:
 
 
 def _describe_expected(expected) -> str:
-    words = sorted({_TOKEN_WORDS.get(name, repr(name.lower())) for name in expected})
-    if len(words) > 6:
-        words = words[:6] + ["..."]
-    return ", ".join(words)
+    """Terminal names -> words: `')', ',' or an operator`, `a layer`, `a statement or '}'`."""
+    names = set(expected)
+    phrases = []
+    if names & _DEFINITION_KEYWORDS:
+        names -= _DEFINITION_KEYWORDS | {"_NL", "$END"}
+        phrases.append("a definition (net, block or module)")
+    if {"IF", "FOR"} <= names:
+        names -= _STATEMENT_START
+        phrases.append("a statement")
+    elif {"ADD", "CAT"} <= names:
+        names -= _LAYER_START
+        phrases.append("a layer")
+    if "INT" in names and "NAME" in names:
+        names -= _EXPRESSION_START
+        phrases.append("a value")
+    if len(names & _OPERATORS) >= 2:
+        names -= _OPERATORS
+        phrases.append("an operator")
+    phrases += [_TOKEN_WORDS.get(name, repr(name.lower())) for name in sorted(names)]
+    phrases = sorted(dict.fromkeys(phrases), key=lambda p: (_ORDER.index(p) if p in _ORDER else len(_ORDER), p))
+    if not phrases:
+        return "something else"
+    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " or " + phrases[-1]
 
 
 def _token_text(token: Token) -> str:
     if token.type == "$END":
-        return "the end of the file"
+        return "end of file"
     if token.type == "_NL":
-        return "a new line"
+        return "end of line"
     return repr(str(token))
 
 
-def syntax_diagnostic(exc: UnexpectedInput, source: Source):
-    if isinstance(exc, UnexpectedCharacters):
-        char = source.text[exc.pos_in_stream] if exc.pos_in_stream < len(source.text) else ""
-        span = Span(exc.line, exc.column, exc.line, exc.column + 1)
-        return error("E100", f"unexpected character {char!r}", span)
-    if isinstance(exc, UnexpectedEOF):
-        lines = source.text.splitlines() or [""]
-        span = Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
-        return error("E100", f"unexpected end of file; expected {_describe_expected(exc.expected)}", span)
-    assert isinstance(exc, UnexpectedToken)
-    token = exc.token
+def _token_span(token: Token) -> Span:
     line = token.line if token.line is not None else 1
     column = token.column if token.column is not None else 1
-    end = column + max(1, len(str(token))) if token.type != "_NL" else column + 1
-    message = f"unexpected {_token_text(token)}; expected {_describe_expected(exc.expected)}"
-    return error("E100", message, Span(line, column, line, end))
+    width = 1 if token.type in ("_NL", "$END") else max(1, len(str(token)))
+    return Span(line, column, line, column + width)
+
+
+def _tokens_before(text: str, offset: int) -> list[Token]:
+    """The tokens of text[:offset] (newlines inside parentheses dropped); [] if it cannot be lexed."""
+    tokens: list[Token] = []
+    try:
+        tokens.extend(lark_parser().lex(text[:offset]))  # keeps the tokens lexed before a failure
+    except UnexpectedInput:
+        pass
+    return tokens
+
+
+def _open_delimiters(tokens: list[Token]) -> list[Token]:
+    """The '(' and '{' tokens still open after `tokens`, outermost first."""
+    stack: list[Token] = []
+    for token in tokens:
+        if token.type in ("LPAR", "LBRACE"):
+            stack.append(token)
+        elif token.type in _CLOSERS and stack:
+            stack.pop()
+    return stack
+
+
+def _never_closed(text: str, opener: Token) -> bool:
+    """Whether an open '(' or '{' is still unmatched when an enclosing bracket closes or the file ends.
+
+    A character scan (comments and strings skipped), so that a bad character further on does not matter.
+    """
+    pairs = {")": "(", "}": "{"}
+    stack = []
+    skip_to = None
+    for char in text[opener.start_pos:]:
+        if skip_to is not None:
+            if char == skip_to or char == "\n":
+                skip_to = None
+        elif char == "#":
+            skip_to = "\n"
+        elif char in "'\"":
+            skip_to = char
+        elif char in "({":
+            stack.append(char)
+        elif char in pairs:
+            if stack.pop() != pairs[char]:
+                return True
+            if not stack:
+                return False
+    return True
+
+
+def _opener_note(opener: Token) -> Note:
+    return Note(f"the {str(opener)!r} opened here is never closed", _token_span(opener))
+
+
+def _definition_at(text: str, line_start: int, offset: int):
+    """The definition keyword that starts the line of `offset`, if the line starts one before `offset`."""
+    match = _DEFINITION_START.match(text, line_start)
+    return match if match and match.start(1) <= offset else None
+
+
+def _enclosing_definition(tokens: list[Token]) -> str:
+    """`block 'b'` for the last definition header among the tokens."""
+    for index in range(len(tokens) - 2, -1, -1):
+        if tokens[index].type in _DEFINITION_KEYWORDS and tokens[index + 1].type == "NAME":
+            return f"{tokens[index]!s} '{tokens[index + 1]}'"
+    return "the definition above"
+
+
+def syntax_diagnostic(exc: UnexpectedInput, source: Source):
+    """One E100 diagnostic for a Lark error, pointing where the fix belongs where that is clear."""
+    text = source.text
+    offset = min(exc.pos_in_stream if exc.pos_in_stream is not None else len(text), len(text))
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
+        offset = len(text)
+    tokens = _tokens_before(text, offset)
+    stack = _open_delimiters(tokens)
+    previous = tokens[-1] if tokens else None
+    line_start = text.rfind("\n", 0, offset) + 1
+
+    header = _definition_at(text, line_start, offset)
+    if header is not None and stack:  # `net N {` while the definition before is still open
+        keyword_tokens = _tokens_before(text, header.start(1))
+        open_before = _open_delimiters(keyword_tokens)
+        if open_before:
+            opener = open_before[-1]
+            closer = "}" if opener.type == "LBRACE" else ")"
+            line = text.count("\n", 0, header.start(1)) + 1
+            column = header.start(1) - line_start + 1
+            span = Span(line, column, line, column + len(header.group(1)))
+            message = f"missing '{closer}': {_enclosing_definition(keyword_tokens)} is not closed before this {header.group(1)}"
+            return error("E100", message, span, (_opener_note(opener),))
+
+    if isinstance(exc, UnexpectedCharacters):
+        char = text[offset] if offset < len(text) else ""
+        span = Span(exc.line, exc.column, exc.line, exc.column + 1)
+        message = f"unexpected character {char!r}" + _character_hint(char)
+        unclosed = stack and stack[-1].type == "LPAR" and char not in "'\"" and _never_closed(text, stack[-1])
+        notes = (_opener_note(stack[-1]),) if unclosed else ()
+        return error("E100", message, span, notes)
+
+    if isinstance(exc, UnexpectedEOF):
+        lines = text.split("\n")
+        span = Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
+        notes = (_opener_note(stack[-1]),) if stack else ()
+        return error("E100", f"unexpected end of file; expected {_describe_expected(exc.expected)}", span, notes)
+
+    assert isinstance(exc, UnexpectedToken)
+    token = exc.token
+    expected = exc.accepts or exc.expected  # accepts: what the parser takes after its reductions
+    wanted = _describe_expected(expected)
+    found = _token_text(token)
+    span = _token_span(token)
+    if token.type == "$END":
+        lines = text.split("\n")
+        while len(lines) > 1 and not lines[-1].strip():  # just after the last line with text
+            lines.pop()
+        span = Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
+    notes = ()
+    opener = stack[-1] if stack else None
+    unclosed = opener is not None and _never_closed(text, opener)
+    if token.type == "$END" and opener is not None and opener.type == "LBRACE" and "RBRACE" in expected:
+        wanted = "'}'"  # at the end of the file, closing the brace is the fix
+    if token.type in _CLOSERS and not any(t.type == _CLOSERS[token.type] for t in stack):
+        message = f"unmatched {found}; expected {wanted}"
+    elif opener is not None and opener.type == "LPAR" and unclosed and previous is not None and token.line > previous.line:
+        # The newline after an unclosed '(' was taken as a continuation: point at the '('.
+        message = f"this '(' is never closed (found {found} on line {token.line}; expected {wanted})"
+        return error("E100", message, _token_span(opener))
+    else:
+        message = f"unexpected {found}; expected {wanted}"
+        if previous is not None and previous.type == "_ARROW":
+            message += " after '->'"
+        if token.type == "NAME" and previous is not None and previous.type == "INT" and re.fullmatch(r"x\d+(x\d+)*", str(token)):
+            message += f"; write a size per axis as a tuple, e.g. ({previous!s}, {str(token)[1:].replace('x', ', ')})"
+    if unclosed and (token.type == "$END" or opener.type == "LPAR"):
+        notes = (_opener_note(opener),)
+    return error("E100", message, span, notes)
+
+
+def _character_hint(char: str) -> str:
+    if char in "'\"":
+        return "; a string must end on the line it starts"
+    if char == "×":
+        return "; write shapes with the letter x, e.g. 3x224x224"
+    if char in "[]":
+        return "; use ( ) for tuples, e.g. k=(3, 3)"
+    if char == ".":
+        return "; ranges are written 1..n, numbers 0.5"
+    return ""
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    """Replace text[start:end] by spaces, keeping its newlines so that positions do not move."""
+    return text[:start] + re.sub(r"[^\r\n]", " ", text[start:end]) + text[end:]
+
+
+def _recovery_region(text: str, offset: int) -> tuple[int, int] | None:
+    """The span of text to blank out after a syntax error at `offset`: the definition holding it.
+
+    A definition starts at a line `net|block|module NAME`. When the error is on such a line
+    while a bracket before it is still open, the error belongs to the definition before.
+    """
+    starts = [m.start(1) for m in _DEFINITION_START.finditer(text)]
+    line_start = text.rfind("\n", 0, offset) + 1
+    header = _definition_at(text, line_start, offset)
+    if header is not None and _open_delimiters(_tokens_before(text, header.start(1))):
+        keyword = header.start(1)
+        before = [s for s in starts if s < keyword]
+        region = (before[-1] if before else 0, keyword)
+    else:
+        before = [s for s in starts if s <= offset]
+        after = [s for s in starts if s > offset]
+        region = (before[-1] if before else 0, after[0] if after else len(text))
+    return region if region[0] < region[1] else None
+
+
+class SyntaxErrors(CnnspecError):
+    """Raised by parse(): every syntax error found, one per definition at most."""
+
+    def __init__(self, diagnostics: list):
+        super().__init__(diagnostics[0])
+        self.diagnostics = list(diagnostics)
 
 
 def parse(source: Source) -> Tree:
-    """Parse a source file. Raises CnnspecError with a diagnostic on a syntax error."""
+    """Parse a source file. Raises SyntaxErrors (a CnnspecError) listing its syntax errors.
+
+    After an error, the definition holding it is blanked out and the file parsed again, so
+    that an error in each definition is reported; an error is never reported twice, and
+    errors that only follow from an earlier one are not reported (nothing inside a
+    definition after its first error is looked at).
+    """
     _nesting_error(source)
-    try:
-        return lark_parser().parse(source.text + "\n")
-    except UnexpectedInput as exc:
-        raise CnnspecError(syntax_diagnostic(exc, source)) from None
+    text = source.text
+    diagnostics = []
+    while True:
+        try:
+            tree = lark_parser().parse(text + "\n")
+        except UnexpectedInput as exc:
+            diagnostic = syntax_diagnostic(exc, Source(source.path, text))
+            if diagnostic not in diagnostics:
+                diagnostics.append(diagnostic)
+            offset = len(text) if isinstance(exc, UnexpectedToken) and exc.token.type == "$END" else exc.pos_in_stream
+            region = _recovery_region(text, min(offset if offset is not None else len(text), len(text)))
+            if region is None or len(diagnostics) >= MAX_SYNTAX_ERRORS:
+                break
+            text = _blank(text, *region)
+            continue
+        if not diagnostics:
+            return tree
+        break
+    raise SyntaxErrors(diagnostics)

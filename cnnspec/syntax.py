@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lark import Token, Transformer, v_args
+from lark import Token, Transformer_NonRecursive, v_args
+from lark.exceptions import VisitError
 
+from cnnspec.diagnostics import CnnspecError, error
 from cnnspec.source import Span
 
 # ---- expressions ----------------------------------------------------------------
@@ -92,7 +94,8 @@ class Merge:
 class Label:
     name: str
     index: object | None  # the expression in name{expr}, or None
-    span: Span
+    span: Span  # the whole label, ':' included
+    name_span: Span | None = None  # the name, and {index} if any, without the ':'
 
 
 @dataclass(frozen=True)
@@ -169,12 +172,19 @@ def _token_span(token: Token) -> Span:
     return Span(token.line, token.column, token.end_line, token.end_column)
 
 
-def _int(text: str) -> int:
-    return int(text.replace("_", ""))
+MAX_DIGITS = 30  # far beyond any size (sizes are 64-bit); Python refuses to convert > 4300 digits
+
+
+def _int(text: str, span: Span) -> int:
+    digits = text.replace("_", "")
+    if len(digits) > MAX_DIGITS:
+        message = f"the number {digits[:8]}... ({len(digits):,} digits) is too large (sizes are 64-bit integers)"
+        raise CnnspecError(error("E210", message, span))
+    return int(digits)
 
 
 @v_args(meta=True)
-class ToSyntax(Transformer):
+class ToSyntax(Transformer_NonRecursive):
     """Lark tree -> syntax dataclasses, one method per grammar rule."""
 
     def start(self, meta, children):
@@ -208,7 +218,7 @@ class ToSyntax(Transformer):
     def input_decl(self, meta, children):
         if len(children) == 1 and isinstance(children[0], Token):
             token = children[0]
-            dims = tuple(Literal(_int(part), _token_span(token)) for part in str(token).split("x"))
+            dims = tuple(Literal(_int(part, _token_span(token)), _token_span(token)) for part in str(token).split("x"))
             return InputDecl(dims, _span(meta))
         return InputDecl(tuple(children), _span(meta))
 
@@ -237,8 +247,12 @@ class ToSyntax(Transformer):
         return Item(label, rest[0], repeat, _span(meta))
 
     def label(self, meta, children):
+        name = children[0]
         index = children[1] if len(children) > 1 else None
-        return Label(str(children[0]), index, _span(meta))
+        name_span = _token_span(name)
+        if index is not None:  # name{index}: up to the '}' (the ':' is the label's last character)
+            name_span = Span(name.line, name.column, meta.end_line, meta.end_column - 1)
+        return Label(str(name), index, _span(meta), name_span)
 
     def repeat(self, meta, children):
         return children[-1]
@@ -272,7 +286,7 @@ class ToSyntax(Transformer):
 
     # expressions
     def int(self, meta, children):
-        return Literal(_int(children[0]), _span(meta))
+        return Literal(_int(children[0], _span(meta)), _span(meta))
 
     def float(self, meta, children):
         return Literal(float(children[0]), _span(meta))
@@ -315,4 +329,10 @@ class ToSyntax(Transformer):
 
 
 def to_syntax(tree) -> tuple[Definition, ...]:
-    return ToSyntax().transform(tree)
+    """Raises CnnspecError for a literal that cannot be represented (a 5,000-digit number)."""
+    try:
+        return ToSyntax().transform(tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, CnnspecError):
+            raise exc.orig_exc from None
+        raise
