@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keyword
-from dataclasses import dataclass, field
 
 from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, warning
 from cnnspec.expand import Expander
@@ -13,12 +12,12 @@ from cnnspec.source import Source, Span
 from cnnspec.syntax import Definition, to_syntax
 
 
-@dataclass
 class Analysis:
-    source: Source
-    graph: Graph | None = None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    nets: tuple[str, ...] = ()
+    def __init__(self, source: Source):
+        self.source = source
+        self.graph: Graph | None = None
+        self.diagnostics: list[Diagnostic] = []
+        self.nets: tuple[str, ...] = ()
 
     @property
     def errors(self) -> list[Diagnostic]:

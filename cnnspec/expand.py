@@ -9,7 +9,6 @@ labelled, when the label becomes a submodule holding their layers.
 from __future__ import annotations
 
 import keyword
-from dataclasses import dataclass, field, fields, is_dataclass
 
 from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, warning
 from cnnspec.expressions import UNKNOWN, evaluate, suggest
@@ -25,12 +24,12 @@ MAX_EXPANSION_NOTES = 8  # "in the expansion of ..." notes shown for one diagnos
 Tensor = Value | tuple | None  # one tensor, the outputs of a split, or None where an error left it unknown
 
 
-@dataclass
 class Scope:
     """The module path that unnamed layers are numbered in, like an nn.Sequential."""
 
-    prefix: str = ""
-    next_index: int = 0
+    def __init__(self, prefix: str = ""):
+        self.prefix = prefix
+        self.next_index = 0
 
     def claim(self, label: str | None) -> str:
         name = label if label is not None else str(self.next_index)
@@ -41,14 +40,15 @@ class Scope:
         return Scope(self.claim(label) + ".")
 
 
-@dataclass
 class Frame:
-    """What names mean inside one net or block expansion."""
+    """What names mean inside one net or block expansion: parameters and loop variables
+    (`values`), the input (`in`), named tensors, and the block calls that led here."""
 
-    values: dict  # parameters and loop variables
-    input: Tensor  # `in`
-    calls: tuple[tuple[str, Span], ...] = ()  # the block calls that led here, outermost first
-    tensors: dict = field(default_factory=dict)
+    def __init__(self, values: dict, input: Tensor, calls: tuple[tuple[str, Span], ...] = ()):
+        self.values = values
+        self.input = input
+        self.calls = calls  # outermost first
+        self.tensors: dict = {}
 
 
 class ExpansionAborted(Exception):
@@ -516,10 +516,8 @@ def _assigned_names(node) -> set[str]:
         node = pending.pop()
         if isinstance(node, Assign):
             names.update(name for name, _ in node.targets)
-        if isinstance(node, tuple):
+        if isinstance(node, tuple):  # syntax nodes are named tuples; bodies are tuples
             pending.extend(node)
-        elif is_dataclass(node):
-            pending.extend(getattr(node, item.name) for item in fields(node))
     return names
 
 

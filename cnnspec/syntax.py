@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from lark import Token, Transformer_NonRecursive, v_args
 from lark.exceptions import VisitError
@@ -13,33 +13,28 @@ from cnnspec.source import Span
 # ---- expressions ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Literal:
+class Literal(NamedTuple):
     value: object  # int, float, str, bool or None
     span: Span
 
 
-@dataclass(frozen=True)
-class Var:
+class Var(NamedTuple):
     name: str
     span: Span
 
 
-@dataclass(frozen=True)
-class TupleExpr:
+class TupleExpr(NamedTuple):
     items: tuple
     span: Span
 
 
-@dataclass(frozen=True)
-class Unary:
+class Unary(NamedTuple):
     op: str  # "-" or "not"
     operand: object
     span: Span
 
 
-@dataclass(frozen=True)
-class Binary:
+class Binary(NamedTuple):
     op: str  # + - * / // % == != < <= > >= and or
     left: object
     right: object
@@ -49,15 +44,13 @@ class Binary:
 # ---- layer chains -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Arg:
+class Arg(NamedTuple):
     name: str | None
     value: object
     span: Span
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     """A layer or block with arguments, or a bare name (which may also be a tensor)."""
 
     name: str
@@ -66,48 +59,41 @@ class Call:
     bare: bool = False
 
 
-@dataclass(frozen=True)
-class InputRef:
+class InputRef(NamedTuple):
     span: Span
 
 
-@dataclass(frozen=True)
-class Group:
+class Group(NamedTuple):
     body: tuple
     span: Span
 
 
-@dataclass(frozen=True)
-class Paren:
+class Paren(NamedTuple):
     chain: Chain
     span: Span
 
 
-@dataclass(frozen=True)
-class Merge:
+class Merge(NamedTuple):
     op: str  # add, cat, mul
     operands: tuple[Chain, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class Label:
+class Label(NamedTuple):
     name: str
     index: object | None  # the expression in name{expr}, or None
     span: Span  # the whole label, ':' included
     name_span: Span | None = None  # the name, and {index} if any, without the ':'
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(NamedTuple):
     label: Label | None
     atom: object
     repeat: object | None
     span: Span
 
 
-@dataclass(frozen=True)
-class Chain:
+class Chain(NamedTuple):
     items: tuple[Item, ...]
     span: Span
 
@@ -115,29 +101,25 @@ class Chain:
 # ---- statements and definitions -------------------------------------------------
 
 
-@dataclass(frozen=True)
-class InputDecl:
+class InputDecl(NamedTuple):
     dims: tuple  # expressions
     span: Span
 
 
-@dataclass(frozen=True)
-class Assign:
+class Assign(NamedTuple):
     targets: tuple[tuple[str, Span], ...]
     chain: Chain
     span: Span
 
 
-@dataclass(frozen=True)
-class If:
+class If(NamedTuple):
     condition: object
     then: tuple
     otherwise: tuple
     span: Span
 
 
-@dataclass(frozen=True)
-class For:
+class For(NamedTuple):
     var: str
     start: object
     stop: object
@@ -145,15 +127,13 @@ class For:
     span: Span
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     name: str
     default: object | None
     span: Span
 
 
-@dataclass(frozen=True)
-class Definition:
+class Definition(NamedTuple):
     """A net, or a block (spliced into its caller) or module (a submodule of its caller)."""
 
     kind: str  # "net", "block" or "module"
@@ -185,7 +165,7 @@ def _int(text: str, span: Span) -> int:
 
 @v_args(meta=True)
 class ToSyntax(Transformer_NonRecursive):
-    """Lark tree -> syntax dataclasses, one method per grammar rule."""
+    """Lark tree -> syntax nodes, one method per grammar rule."""
 
     def start(self, meta, children):
         return tuple(children)
