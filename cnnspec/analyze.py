@@ -43,9 +43,24 @@ def analyze(source: Source, net: str | None = None, input_shape: Shape | None = 
         result.graph = Expander(table, result.diagnostics).expand(chosen, input_shape)
         if not result.errors:
             result.diagnostics.extend(graph_warnings(result.graph))
+            result.diagnostics = _suggest_clean_sizes(result.graph, result.diagnostics)
     result.diagnostics.sort(key=lambda d: (d.span.line, d.span.column) if d.span else (0, 0))
     result.diagnostics = _unique(result.diagnostics)
     return result
+
+
+def _suggest_clean_sizes(graph: Graph, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """A declared input that drops border pixels: name the nearest sizes that drop none."""
+    if not any(d.code == "W400" for d in diagnostics):
+        return diagnostics
+    from cnnspec.analysis.sizes import input_sizes
+    from cnnspec.layers.base import axis_names
+
+    axes = input_sizes(graph)
+    names = axis_names(len(axes))
+    parts = [f"{name}: {' or '.join(map(str, axis.nearest_clean())) or 'none'}" for name, axis in zip(names, axes)]
+    note = Note(f"input sizes nearest the declared {' x '.join(map(str, graph.input_shape))} that drop no pixels: {'; '.join(parts)}")
+    return [d._replace(notes=d.notes + (note,)) if d.code == "W400" else d for d in diagnostics]
 
 
 def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

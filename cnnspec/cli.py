@@ -53,7 +53,8 @@ def cli():
 @click.option("--input", "input_shape", metavar="CxHxW", callback=parse_shape, help="Override the declared input size, e.g. 3x256x256.")
 @click.option("--format", "output_format", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True, help="How to print the result.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-def check(files, net, input_shape, output_format, strict):
+@click.option("--sizes", is_flag=True, help="Also report the input sizes the net accepts and those that drop no border pixels.")
+def check(files, net, input_shape, output_format, strict, sizes):
     """Compute every layer's output size, parameters and neurons; report mistakes.
 
     Results go to standard output, diagnostics to standard error. Exit status:
@@ -71,10 +72,14 @@ def check(files, net, input_shape, output_format, strict):
             continue
         _print_diagnostics(analysis)
         failed |= bool(analysis.errors) or (strict and bool(analysis.warnings))
+        clean = analysis.graph is not None and not analysis.errors
+        axes = _input_sizes(analysis) if sizes and clean else None
         if output_format == "json":
-            reports.append(_json_report(analysis))
-        elif analysis.graph is not None and not analysis.errors:
+            reports.append(_json_report(analysis, axes))
+        elif clean:
             _print_report(analysis, output_format)
+            if axes is not None:
+                click.echo("\n".join(_sizes_lines(analysis, axes)))
     if reports:
         import json
 
@@ -115,11 +120,32 @@ def _rows_and_totals(analysis):
     return rows, (totals(analysis.graph, rows) if analysis.graph else {})
 
 
-def _json_report(analysis):
+def _json_report(analysis, axes):
     from cnnspec.report.jsonreport import report_json
 
     rows, totals = _rows_and_totals(analysis)
-    return report_json(analysis, rows, totals)
+    report = report_json(analysis, rows, totals)
+    if axes is not None:
+        report["input_sizes"] = [axis.as_json() for axis in axes]
+    return report
+
+
+def _input_sizes(analysis):
+    from cnnspec.analysis.sizes import input_sizes
+
+    return input_sizes(analysis.graph)
+
+
+def _sizes_lines(analysis, axes):
+    from cnnspec.layers.base import axis_names
+
+    if not axes:
+        return ["input sizes: the input has no spatial axes"]
+    lines = ["input sizes (each axis varied alone; the weights fixed by the declared input):"]
+    for name, axis in zip(axis_names(len(axes)), axes):
+        smallest = "none accepted" if axis.smallest is None else f"smallest accepted {axis.smallest}"
+        lines.append(f"  {name}: declared {axis.declared}; {smallest}; no dropped pixels at {axis.description}")
+    return lines
 
 
 def _print_report(analysis, output_format):

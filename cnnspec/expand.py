@@ -331,7 +331,8 @@ class Expander:
             name = self._functional_name(name)
         counts = (inferred.params, inferred.buffers)
         node = self._add_node(name, kind, inferred.op, inferred.hparams, inputs, inferred.outputs, *counts, span, frame, label_span)
-        for code, message in inferred.warnings:
+        node.args = args
+        for code, message, *_ in inferred.warnings:
             self._report(warning(code, message, span), frame)
         if len(inferred.outputs) > 1:
             return tuple(Value(node.id, index) for index in range(len(inferred.outputs)))

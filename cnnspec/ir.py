@@ -34,16 +34,18 @@ class Node:
     op: the torch.nn class name ("Conv2d") or a functional op ("Add", "Cat");
     kind: the LayerKind that defined it; hparams: torch constructor arguments, resolved;
     outputs: per-sample shapes, or None where an earlier error left them unknown;
-    expansion: the spans of the block calls that produced it, outermost first.
+    expansion: the spans of the block calls that produced it, outermost first;
+    args: the layer's bound arguments, to re-infer its shapes at other input sizes.
     """
 
-    __slots__ = ("id", "name", "op", "kind", "hparams", "inputs", "outputs", "params", "buffers", "span", "expansion")
+    __slots__ = ("id", "name", "op", "kind", "hparams", "inputs", "outputs", "params", "buffers", "span", "expansion", "args")
 
     def __init__(self, id, name, op, kind, hparams, inputs, outputs, params=0, buffers=0, span=None, expansion=()):
         self.id, self.name, self.op, self.kind, self.hparams = id, name, op, kind, hparams
         self.inputs: tuple[Value, ...] = inputs
         self.outputs: tuple[Shape, ...] | None = outputs
         self.params, self.buffers, self.span, self.expansion = params, buffers, span, expansion
+        self.args: dict = {}
 
     def __repr__(self) -> str:
         return f"Node({self.id}, {self.name!r}, {self.op}, outputs={self.outputs}, params={self.params})"

@@ -213,6 +213,11 @@ def torch_int_or_tuple(values: tuple[int, ...]):
     return values[0] if len(values) == 1 else values
 
 
+def axis_names(rank: int) -> tuple[str, ...]:
+    """How spatial axes are called: L for 1-d, H and W for 2-d, D, H and W for 3-d."""
+    return {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}.get(rank, tuple(f"axis {i}" for i in range(rank)))
+
+
 def format_shape(shape) -> str:
     return " x ".join(str(d) for d in shape) if shape else "()"
 

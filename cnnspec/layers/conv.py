@@ -6,6 +6,7 @@ from math import prod
 
 from cnnspec.layers.base import (
     ArgSpec,
+    axis_names,
     Inferred,
     LayerError,
     LayerKind,
@@ -52,19 +53,18 @@ def _check_window(kind, shape, kernel, stride, pad, dilation, out):
 
 
 def border_warnings(kind, shape, kernel, stride, pad, dilation):
-    warnings = []
-    for axis, (size, k, s, p, d) in enumerate(zip(shape[1:], kernel, stride, pad, dilation)):
-        lost = dropped_pixels(size, k, s, p, d)
-        if lost:
-            warnings.append(
-                (
-                    "W400",
-                    f"{kind.name}: the windows (kernel {k}, stride {s}, padding {p}) do not tile spatial axis {axis} "
-                    f"of size {size}: the last {lost} pixel{'s' if lost > 1 else ''} of that axis "
-                    f"{'are' if lost > 1 else 'is'} silently dropped",
-                )
-            )
-    return warnings
+    """W400 when the windows do not reach the far border: (code, message, dropping axes)."""
+    lost = [dropped_pixels(*axis) for axis in zip(shape[1:], kernel, stride, pad, dilation)]
+    axes = tuple(axis for axis, count in enumerate(lost) if count)
+    if not axes:
+        return []
+    names = axis_names(len(shape) - 1)
+    dropped = ", ".join(f"{lost[a]} pixel{'s' * (lost[a] > 1)} of {names[a]}" for a in axes)
+    message = (
+        f"{kind.name}: the windows (kernel {format_shape(kernel)}, stride {format_shape(stride)}, padding {format_shape(pad)}) "
+        f"do not tile the input {format_shape(shape)}: the last {dropped} {'are' if len(axes) > 1 or lost[axes[0]] > 1 else 'is'} silently dropped"
+    )
+    return [("W400", message, axes)]
 
 
 class Conv(LayerKind):

@@ -1,0 +1,72 @@
+"""Input-size analysis: the sizes a net accepts, and those that drop no border pixels."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from cnnspec.analysis.sizes import describe, input_sizes, outcome_at
+from cnnspec.analyze import analyze
+from cnnspec.source import Source, read_source
+from tests.torch_reference import ReferenceNet
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def graph_of(name):
+    analysis = analyze(read_source(str(ROOT / "examples" / f"{name}.cnn")))
+    assert not analysis.errors
+    return analysis.graph
+
+
+def test_vgg19_takes_multiples_of_32():
+    height, width = input_sizes(graph_of("vgg19"))
+    for axis in (height, width):
+        assert axis.smallest == 32
+        assert axis.description == "multiples of 32 from 32"
+        assert axis.clean == tuple(range(32, axis.limit + 1, 32))
+        assert axis.nearest_clean() == (224, 256)
+
+
+def test_a_linear_after_flatten_pins_the_size():
+    (height, width) = input_sizes(graph_of("lenet5"))
+    assert height.smallest == 32 and height.clean == (32,) and height.description == "only 32 (up to 256)"
+
+
+def test_periodic_patterns_are_described_by_their_residues():
+    (height, _) = input_sizes(graph_of("densenet121"))
+    assert height.smallest == 29
+    assert height.description.startswith("sizes of 0, 29, 30, 31 modulo 32, from 29")
+
+
+@pytest.mark.parametrize("name", ["vgg19", "lenet5", "alexnet", "resnet18", "unet", "cifar_cnn"])
+def test_accepted_sizes_agree_with_torch(name):
+    """The torch model built for the declared input runs exactly at the sizes cnnspec accepts."""
+    graph = graph_of(name)
+    net = ReferenceNet(graph).eval()
+    declared = graph.input_shape
+    for size in range(1, 100):
+        shape = (declared[0], size) + declared[2:]
+        try:
+            with torch.no_grad():
+                net(torch.zeros((1, *shape), device="meta"))
+            torch_accepts = True
+        except (RuntimeError, ValueError):
+            torch_accepts = False
+        assert (outcome_at(graph, shape, 0) != "rejected") == torch_accepts, (name, shape)
+
+
+def test_a_declared_size_that_drops_pixels_gets_the_nearest_clean_sizes():
+    source = Source("t.cnn", "net T { input 3x33x32\n conv(8, k=3, pad=1) -> maxpool(2) -> maxpool(2) }\n")
+    analysis = analyze(source)
+    (warning,) = [d for d in analysis.diagnostics if d.code == "W400"]
+    assert "the last 1 pixel of H is silently dropped" in warning.message
+    assert any("H: 32 or 36; W: 32" in note.message for note in warning.notes)
+
+
+def test_describe():
+    assert describe([], 10) == "none up to 10"
+    assert describe(list(range(4, 11)), 10) == "every size from 4"
+    assert describe([8, 16, 24, 32], 32) == "multiples of 8 from 8"
+    assert describe([5, 9, 13, 17], 17).startswith("sizes of 1 modulo 4, from 5")
+    assert describe([3, 7, 20], 30) == "3, 7, 20 (up to 30)"
