@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import keyword
 
+from cnnspec.analysis.compute import costs
+from cnnspec.analysis.receptive import receptive_fields
 from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, warning
 from cnnspec.expand import Expander
 from cnnspec.ir import Graph, Shape, Value
@@ -18,6 +20,8 @@ class Analysis:
         self.graph: Graph | None = None
         self.diagnostics: list[Diagnostic] = []
         self.nets: tuple[str, ...] = ()
+        self.receptive: dict = {}  # node id -> RF (cnnspec.analysis.receptive), when the graph is clean
+        self.costs: dict = {}  # node id -> Cost (cnnspec.analysis.compute), when the graph is clean
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -44,6 +48,9 @@ def analyze(source: Source, net: str | None = None, input_shape: Shape | None = 
         if not result.errors:
             result.diagnostics.extend(graph_warnings(result.graph))
             result.diagnostics = _suggest_clean_sizes(result.graph, result.diagnostics)
+            result.receptive, receptive_warnings = receptive_fields(result.graph)
+            result.diagnostics.extend(receptive_warnings)
+            result.costs = costs(result.graph)
     result.diagnostics.sort(key=lambda d: (d.span.line, d.span.column) if d.span else (0, 0))
     result.diagnostics = _unique(result.diagnostics)
     return result

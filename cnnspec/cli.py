@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NamedTuple
 
 import click
 
 from cnnspec import __version__
 from cnnspec.diagnostics import error, render
+from cnnspec.report.columns import COLUMNS as COLUMN_NAMES
+from cnnspec.report.columns import DEFAULT_COLUMNS, SEED_COLUMNS, parse_columns
 from cnnspec.source import Span
 
 EXAMPLES_CHECK = """
@@ -18,6 +21,8 @@ Examples:
   cnnspec check model.cnn --input 3x256x256
   cnnspec check model.cnn --format markdown > table.md
   cnnspec check model.cnn --format json | jq .totals
+  cnnspec check model.cnn --columns +jump,activations --batch 32 --dtype bfloat16
+  cnnspec check model.cnn --sizes
   cnnspec check models/*.cnn --strict
 """
 
@@ -54,13 +59,22 @@ def cli():
 @click.option("--format", "output_format", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True, help="How to print the result.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @click.option("--sizes", is_flag=True, help="Also report the input sizes the net accepts and those that drop no border pixels.")
-def check(files, net, input_shape, output_format, strict, sizes):
+@click.option("--columns", metavar="LIST", help=f"Table columns, comma-separated, or '+rf,jump' to add to the default. Choose from: {', '.join(COLUMN_NAMES)}.")
+@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32", show_default=True, help="Element type for memory figures.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size for memory figures.")
+@click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default="sgd", show_default=True, help="Optimizer whose state the training-step memory includes (sgd: with momentum).")
+def check(files, net, input_shape, output_format, strict, sizes, columns, dtype, batch, optimizer):
     """Compute every layer's output size, parameters and neurons; report mistakes.
 
     Results go to standard output, diagnostics to standard error. Exit status:
     0 clean (warnings allowed), 1 errors found (or warnings with --strict),
     2 usage error, 3 internal error (a bug in cnnspec).
     """
+    try:
+        chosen = parse_columns(columns, SEED_COLUMNS if output_format == "markdown" else DEFAULT_COLUMNS)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--columns") from None
+    settings = Settings(output_format, chosen if columns else None, dtype, batch, optimizer)
     failed = crashed = False
     reports = []
     for path in files:
@@ -75,9 +89,9 @@ def check(files, net, input_shape, output_format, strict, sizes):
         clean = analysis.graph is not None and not analysis.errors
         axes = _input_sizes(analysis) if sizes and clean else None
         if output_format == "json":
-            reports.append(_json_report(analysis, axes))
+            reports.append(_json_report(analysis, axes, settings))
         elif clean:
-            _print_report(analysis, output_format)
+            _print_report(analysis, settings)
             if axes is not None:
                 click.echo("\n".join(_sizes_lines(analysis, axes)))
     if reports:
@@ -113,18 +127,34 @@ def _unreadable(path, message, span, text):
     return analysis
 
 
-def _rows_and_totals(analysis):
+class Settings(NamedTuple):
+    output_format: str
+    columns: tuple[str, ...] | None  # None: the format's default columns
+    dtype: str
+    batch: int
+    optimizer: str
+
+
+def _report_parts(analysis, settings):
+    """The folded rows, the totals and the per-node measures of a clean analysis."""
+    from cnnspec.analysis.compute import totals as compute_totals
+    from cnnspec.analysis.memory import memory
+    from cnnspec.report.columns import Measures
     from cnnspec.rows import build_rows, totals
 
-    rows = build_rows(analysis.graph) if analysis.graph else []
-    return rows, (totals(analysis.graph, rows) if analysis.graph else {})
+    graph = analysis.graph
+    rows = build_rows(graph)
+    measures = Measures(analysis.receptive, analysis.costs, memory(graph, settings.dtype, settings.batch, settings.optimizer))
+    return rows, totals(graph, rows), measures, compute_totals(graph, analysis.costs)
 
 
-def _json_report(analysis, axes):
+def _json_report(analysis, axes, settings):
     from cnnspec.report.jsonreport import report_json
 
-    rows, totals = _rows_and_totals(analysis)
-    report = report_json(analysis, rows, totals)
+    if analysis.graph is None or analysis.errors:
+        return report_json(analysis, [], {}, None, None)
+    rows, totals, measures, compute = _report_parts(analysis, settings)
+    report = report_json(analysis, rows, totals, measures, compute)
     if axes is not None:
         report["input_sizes"] = [axis.as_json() for axis in axes]
     return report
@@ -148,19 +178,21 @@ def _sizes_lines(analysis, axes):
     return lines
 
 
-def _print_report(analysis, output_format):
-    rows, totals = _rows_and_totals(analysis)
-    if output_format == "markdown":
+def _print_report(analysis, settings):
+    rows, totals, measures, compute = _report_parts(analysis, settings)
+    if settings.output_format == "markdown":
         from cnnspec.report.markdown import markdown_table
 
-        click.echo(markdown_table(rows, totals), nl=False)
+        click.echo(markdown_table(rows, totals, settings.columns or (), measures, compute), nl=False)
         return
-    from cnnspec.report.table import plain_table, print_rich_table
+    from cnnspec.report.table import plain_table, print_rich_table, totals_lines
 
+    columns = settings.columns or DEFAULT_COLUMNS
+    footer = totals_lines(totals, compute, measures.memory)
     if sys.stdout.isatty():
-        print_rich_table(analysis, rows, totals)
+        print_rich_table(analysis, rows, columns, measures, footer)
     else:
-        click.echo(plain_table(analysis, rows, totals), nl=False)
+        click.echo(plain_table(analysis, rows, columns, measures) + "\n".join(footer))
 
 
 def _print_diagnostics(analysis):

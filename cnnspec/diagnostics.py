@@ -44,6 +44,8 @@ CODES = {
     "W400": "strided window drops border pixels",
     "W401": "output never used",
     "W402": "conv bias followed by batch norm",
+    "W403": "merged paths with misaligned receptive fields (different jump or centre)",
+    "W404": "the last spatial layer's receptive field does not cover the input",
 }
 
 

@@ -228,8 +228,10 @@ def test_json_report_has_the_documented_fields(tmp_path):
     assert fc["op"] == "Linear" and fc["output"] == [10] and fc["params"] == 16 * 16 * 16 * 10 + 10
     assert fc["span"]["line"] == 10
     assert report["totals"]["params"] == sum(n["params"] for n in report["nodes"])
-    # The conv's bias before batch norm: a warning, in the report too.
-    (diagnostic,) = report["diagnostics"]
+    # The conv's bias before batch norm: a warning, in the report too; and the 16 x 16 receptive
+    # field of the last spatial layer does not cover the 32 x 32 input (W404).
+    assert [d["code"] for d in report["diagnostics"]] == ["W402", "W404"]
+    diagnostic = report["diagnostics"][0]
     assert DIAGNOSTIC_FIELDS <= set(diagnostic)
     assert diagnostic["severity"] == "warning" and diagnostic["code"] == "W402"
     assert diagnostic["file"] == path

@@ -40,11 +40,16 @@ def test_examples_exist():
     assert {path.stem for path in FILES} == set(EXPECTED)
 
 
+# True findings, kept visible: the last spatial layer's receptive field is smaller than the
+# input (VGG16: 212 of 224; AlexNet: 195 of 224; the small nets: 16 of 28 or 32).
+KNOWN_WARNINGS = {name: ["W404"] for name in ("alexnet", "cifar_cnn", "lenet5", "mnist_cnn", "vgg16")}
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda path: path.stem)
 def test_example_checks_cleanly(path):
     analysis = _analysis(path)
     assert analysis.errors == []
-    assert analysis.warnings == []
+    assert [d.code for d in analysis.warnings] == KNOWN_WARNINGS.get(path.stem, [])
     assert analysis.graph is not None and analysis.graph.output is not None
 
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from cnnspec.layers.base import ArgSpec, Inferred, LayerError, LayerKind, boolean, choice, int_at_least, integer, number
+from math import prod
+
+from cnnspec.layers.base import ArgSpec, Cost, Inferred, LayerError, LayerKind, Saved, boolean, choice, int_at_least, integer, number
+
+# What each op's backward reads (torch 2.13, measured with saved_tensors_hooks): its output or its input.
+_KEEPS_OUTPUT = {"ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax"}
+_KEEPS_INPUT = {"ReLU6", "LeakyReLU", "ELU", "GELU", "SiLU", "Hardswish", "Hardsigmoid", "PReLU"}
+# In place, these keep the result (the input's own storage); the other in-place ops keep a copy
+# of their input taken before it is overwritten (autograd's `original_self` clone).
+_INPLACE_KEEPS_RESULT = {"ReLU", "LeakyReLU", "ELU"}
 
 
 class Activation(LayerKind):
@@ -15,6 +24,20 @@ class Activation(LayerKind):
 
     def infer(self, args, inputs):
         return Inferred(self.op, dict(args), inputs[:1])
+
+    def cost(self, node, input_shapes):
+        """One op per element (a transcendental function counts as one); softmax 5: max, subtract, exp, sum, divide."""
+        return Cost(0, (5 if self.op in ("Softmax", "LogSoftmax") else 1) * prod(node.output))
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        if node.hparams.get("inplace"):
+            return Saved(outputs=(0,)) if self.op in _INPLACE_KEEPS_RESULT else Saved(elements=prod(input_shapes[0]))
+        if self.op in _KEEPS_OUTPUT:
+            return Saved(outputs=(0,))
+        return Saved(inputs=(0,)) if self.op in _KEEPS_INPUT else None
+
+    def aliases(self, node):
+        return {0: 0} if node.hparams.get("inplace") else {}
 
 
 class PReLU(Activation):
@@ -40,6 +63,13 @@ class Softmax(Activation):
         if not -rank <= dim < rank:
             raise LayerError("E202", f"{self.name}: dim {dim} is out of range for a {rank}-D batched tensor", arg="dim")
         return Inferred(self.op, dict(dim=dim), inputs[:1])
+
+    def receptive_step(self, node, input_shapes):
+        """Along the channels (dim 1) elementwise in space; along a spatial axis every output
+        reads that whole axis, which counts as the whole input (None)."""
+        if node.hparams["dim"] % (len(input_shapes[0]) + 1) <= 1:
+            return super().receptive_step(node, input_shapes)
+        return None
 
 
 _INPLACE = (ArgSpec("inplace", boolean, False),)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from math import prod
+from typing import NamedTuple
 
 from cnnspec.ir import Shape
 
@@ -19,9 +20,8 @@ class LayerError(Exception):
         self.arg = arg
 
 
-@dataclass(frozen=True)
-class ArgSpec:
-    """One argument: its DSL name, the torch name it maps to, its type check and default."""
+class ArgSpec(NamedTuple):
+    """One argument: its DSL name, its type check, its default and other spellings."""
 
     name: str
     check: object  # a function (layer, argname, value) -> normalised value; raises LayerError
@@ -30,8 +30,7 @@ class ArgSpec:
     doc: str = ""
 
 
-@dataclass
-class Inferred:
+class Inferred(NamedTuple):
     """The result of applying a layer to input shapes."""
 
     op: str
@@ -39,7 +38,40 @@ class Inferred:
     outputs: tuple[Shape, ...]
     params: int = 0
     buffers: int = 0
-    warnings: list = field(default_factory=list)  # (code, message) pairs
+    warnings: list | tuple = ()  # (code, message, axes) triples
+
+
+class Cost(NamedTuple):
+    """One sample's forward cost of a layer (docs/compute-and-memory.md).
+
+    macs: multiply-accumulates of convolutions, transposed convolutions and matrix products,
+    as torch.utils.flop_counter counts them (FLOPs = 2 x MACs; bias ignored);
+    other_ops: every other arithmetic operation (bias adds, normalisation, activations,
+    pooling, merges), or None where it cannot be determined (the node is flagged, not 0).
+    """
+
+    macs: int = 0
+    other_ops: int | None = 0
+
+
+class Saved(NamedTuple):
+    """What autograd keeps for a layer's backward pass (docs/compute-and-memory.md).
+
+    inputs, outputs: indices of the input and output tensors it keeps by reference (shared
+    with any other layer keeping the same storage); elements: new tensors in the activation
+    dtype, elements per sample; raw_bytes: new tensors of a fixed dtype (int64 indices),
+    bytes per sample; fixed_elements: new tensors in the activation dtype whose size does not
+    depend on the batch (batch-norm statistics). Parameters are never counted here.
+    """
+
+    inputs: tuple[int, ...] = ()
+    outputs: tuple[int, ...] = ()
+    elements: int = 0
+    raw_bytes: int = 0
+    fixed_elements: int = 0
+
+
+NOTHING_SAVED = Saved()
 
 
 class LayerKind:
@@ -57,6 +89,15 @@ class LayerKind:
     functional: bool = False
     summary: str = ""
     arity: int = 1  # number of input tensors; 0 means any number >= 1
+
+    torch_template = ""  # how PyTorch spells it, {n} standing for the number of spatial axes
+
+    @property
+    def torch(self) -> str:
+        """The PyTorch equivalent, for the language reference."""
+        template = self.torch_template or f"nn.{getattr(self, 'op', '')}"
+        dims = getattr(self, "dims", None)
+        return template.replace("{n}", str(dims) if dims else "{1,2,3}")
 
     def infer(self, args: dict, inputs: tuple[Shape, ...]) -> Inferred:
         raise NotImplementedError
@@ -95,6 +136,32 @@ class LayerKind:
 
     def argument_names(self) -> list[str]:
         return [name for spec in self.args for name in (spec.name, *spec.aliases)]
+
+    # ---- receptive field: the rule used by cnnspec/analysis/receptive.py ----
+
+    def receptive_step(self, node, input_shapes: tuple[Shape, ...]):
+        """The window one output reads, per spatial axis of the (first) input: a tuple of
+        (effective kernel, stride, left padding), ints or fractions.Fraction (a stride below 1
+        upsamples), in input positions. None: every output reads the whole input (global
+        pooling, flatten, linear). Default: elementwise, (1, 1, 0) on every axis."""
+        return ((1, 1, 0),) * max(len(input_shapes[0]) - 1, 0) if input_shapes else ()
+
+    # ---- compute and memory: rules used by cnnspec/analysis/compute.py and memory.py ----
+
+    def cost(self, node, input_shapes: tuple[Shape, ...]) -> Cost:
+        """One sample's forward cost. Default: no rule is known, so other_ops is None (flagged)."""
+        return Cost(0, None)
+
+    def saved_for_backward(self, node, input_shapes: tuple[Shape, ...], needs_grad: tuple[bool, ...]) -> Saved | None:
+        """What autograd keeps for this layer's backward in a training step; `needs_grad` says
+        for each input whether it requires grad. Default: no rule is known (None): the memory
+        model then assumes the inputs are kept and flags the node."""
+        return None
+
+    def aliases(self, node) -> dict[int, int]:
+        """Outputs that share an input's storage, {output index: input index}: views and
+        in-place ops. Default: every output is a new tensor."""
+        return {}
 
 
 # ---- argument checks: each returns the normalised value or raises LayerError ------------
@@ -218,8 +285,29 @@ def axis_names(rank: int) -> tuple[str, ...]:
     return {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}.get(rank, tuple(f"axis {i}" for i in range(rank)))
 
 
+def volume(value) -> int:
+    """The number of elements of a per-axis argument (a kernel size): an int, or a tuple's product."""
+    return prod(value) if isinstance(value, tuple) else value
+
+
 def format_shape(shape) -> str:
     return " x ".join(str(d) for d in shape) if shape else "()"
+
+
+def hparam_axes(value, rank: int) -> tuple:
+    """A torch per-axis hparam (a bare int, or a tuple with one value per axis) as a tuple."""
+    return tuple(value) if isinstance(value, tuple) else (value,) * rank
+
+
+def resampling_step(ratio, first, last) -> tuple:
+    """The receptive step of a resampling layer whose output i reads input positions
+    first(i)..last(i), `ratio` (a Fraction) input positions per output: adaptive pooling,
+    upsampling, pixel shuffle. The window is the smallest one that moves by `ratio` per output
+    and holds every output's positions; first(i) - i*ratio repeats with the period of ratio's
+    denominator, so one period decides it. Returns (effective kernel, stride, left padding)."""
+    low = min(first(i) - i * ratio for i in range(ratio.denominator))
+    high = max(last(i) - i * ratio for i in range(ratio.denominator))
+    return high - low + 1, ratio, -low
 
 
 def window_output(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil: bool) -> int:

@@ -6,18 +6,22 @@ from math import prod
 
 from cnnspec.layers.base import (
     ArgSpec,
-    axis_names,
+    Cost,
     Inferred,
     LayerError,
     LayerKind,
+    Saved,
+    axis_names,
     boolean,
     dropped_pixels,
     expand_axes,
     format_shape,
+    hparam_axes,
     int_at_least,
     per_axis,
     spatial_rank,
     torch_int_or_tuple,
+    volume,
     window_output,
 )
 
@@ -68,6 +72,7 @@ def border_warnings(kind, shape, kernel, stride, pad, dilation):
 
 
 class Conv(LayerKind):
+    torch_template = "nn.Conv{n}d"
     row_type = "Convolution"
     summary = "convolution; in_channels comes from the input"
     args = (
@@ -123,8 +128,28 @@ class Conv(LayerKind):
         pad = expand_axes(self, "pad", value, rank)
         return torch_int_or_tuple(pad), pad
 
+    def receptive_step(self, node, input_shapes):
+        """Effective kernel d*(k-1)+1, the stride, the left padding ('same': torch's left half)."""
+        h, rank = node.hparams, len(input_shapes[0]) - 1
+        kernel, stride, dilation = (hparam_axes(h[name], rank) for name in ("kernel_size", "stride", "dilation"))
+        if h["padding"] in ("same", "valid"):
+            pad = tuple(d * (k - 1) // 2 if h["padding"] == "same" else 0 for k, d in zip(kernel, dilation))
+        else:
+            pad = hparam_axes(h["padding"], rank)
+        return tuple((d * (k - 1) + 1, s, p) for k, s, p, d in zip(kernel, stride, pad, dilation))
+
+    def cost(self, node, input_shapes):
+        """MACs as torch's flop counter: out elements x kernel volume x in_channels/groups; bias adds are other ops."""
+        h, out = node.hparams, node.output
+        macs = prod(out) * volume(h["kernel_size"]) * (h["in_channels"] // h["groups"])
+        return Cost(macs, prod(out) if h["bias"] else 0)
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        return Saved(inputs=(0,))  # convolution_backward keeps the input (and the weight, a parameter)
+
 
 class DepthwiseConv(Conv):
+    torch_template = "nn.Conv{n}d with groups = in_channels"
     summary = "depthwise convolution: groups = in_channels, out = in_channels x multiplier"
     args = (
         ArgSpec("k", per_axis(1), aliases=("kernel", "kernel_size")),
@@ -146,6 +171,7 @@ class DepthwiseConv(Conv):
 
 
 class PointwiseConv(Conv):
+    torch_template = "nn.Conv{n}d with kernel_size=1"
     summary = "pointwise (1x1) convolution"
     args = (
         ArgSpec("out", int_at_least(1), aliases=("out_channels",)),
@@ -163,6 +189,7 @@ class PointwiseConv(Conv):
 
 
 class ConvTranspose(LayerKind):
+    torch_template = "nn.ConvTranspose{n}d"
     row_type = "Transposed convolution"
     summary = "transposed convolution; in_channels comes from the input"
     args = (
@@ -211,6 +238,27 @@ class ConvTranspose(LayerKind):
             dilation=torch_int_or_tuple(axes["dilation"]),
         )
         return Inferred(f"ConvTranspose{rank}d", hparams, ((out_channels, *out),), params)
+
+    def receptive_step(self, node, input_shapes):
+        """A fractional stride: output y reads the inputs i with y = i*s - p + j*d (0 <= j < k),
+        i.e. (y + p - d*(k-1))/s <= i <= (y + p)/s: a window of d*(k-1)/s + 1 input positions,
+        stride 1/s, left padding (d*(k-1) - p)/s. output_padding only adds outputs on the right."""
+        from fractions import Fraction
+
+        h, rank = node.hparams, len(input_shapes[0]) - 1
+        axes = (hparam_axes(h[name], rank) for name in ("kernel_size", "stride", "padding", "dilation"))
+        return tuple(
+            (Fraction(d * (k - 1), s) + 1, Fraction(1, s), Fraction(d * (k - 1) - p, s)) for k, s, p, d in zip(*axes)
+        )
+
+    def cost(self, node, input_shapes):
+        """MACs as torch's flop counter: in elements x kernel volume x out_channels/groups; bias adds are other ops."""
+        h = node.hparams
+        macs = prod(input_shapes[0]) * volume(h["kernel_size"]) * (h["out_channels"] // h["groups"])
+        return Cost(macs, prod(node.output) if h["bias"] else 0)
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        return Saved(inputs=(0,))
 
 
 KINDS = [Conv(None), Conv(1), Conv(2), Conv(3), DepthwiseConv(), PointwiseConv()]

@@ -6,9 +6,11 @@ from math import prod
 
 from cnnspec.layers.base import (
     ArgSpec,
+    Cost,
     Inferred,
     LayerError,
     LayerKind,
+    Saved,
     boolean,
     format_shape,
     int_at_least,
@@ -16,6 +18,13 @@ from cnnspec.layers.base import (
     number,
     optional,
 )
+
+# Operation counts per element (docs/compute-and-memory.md): computing the statistics (a sum
+# for the mean, a multiply-add for the mean of squares), normalising (subtract, multiply by
+# 1/std), the affine scale and shift. Per-channel work (square roots) is not counted.
+_STATISTICS, _NORMALISE = 3, 2
+# For backward, torch keeps the input and a mean and 1/std per normalised group, in the
+# activation dtype (measured on the CPU in float32, bfloat16 and float16).
 
 
 def _suffix(dims):
@@ -35,6 +44,7 @@ def _feature_rank(kind, shape, dims, accepts_flat: bool) -> int:
 
 
 class BatchNorm(LayerKind):
+    torch_template = "nn.BatchNorm{n}d"
     row_type = "Batch normalization"
     fold = True
     summary = "batch normalization over the channel axis (running_mean, running_var, num_batches_tracked buffers)"
@@ -58,8 +68,19 @@ class BatchNorm(LayerKind):
         hparams = dict(num_features=channels, **args)
         return Inferred(f"BatchNorm{rank}d", hparams, (shape,), params, buffers)
 
+    def cost(self, node, input_shapes):
+        """Eval mode: normalise with the running statistics (computed from the batch without them), then scale and shift."""
+        h = node.hparams
+        per_element = _NORMALISE + 2 * h["affine"] + (0 if h["track_running_stats"] else _STATISTICS)
+        return Cost(0, per_element * prod(node.output))
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        # the input, and the batch mean and 1/std per channel (the running stats are buffers)
+        return Saved(inputs=(0,), fixed_elements=2 * node.hparams["num_features"])
+
 
 class InstanceNorm(LayerKind):
+    torch_template = "nn.InstanceNorm{n}d"
     row_type = "Instance normalization"
     fold = True
     summary = "instance normalization (torch defaults: no affine, no running stats)"
@@ -72,13 +93,33 @@ class InstanceNorm(LayerKind):
     def infer(self, args, inputs):
         (shape,) = inputs
         rank = _feature_rank(self, shape, self.dims, accepts_flat=False)
+        if prod(shape[1:]) == 1:
+            # torch normalises each sample's channel over its spatial elements; with one there is
+            # nothing to normalise, and training raises "Expected more than 1 spatial element".
+            raise LayerError(
+                "E307", f"{self.name}: the input {format_shape(shape)} has a single spatial element per channel; "
+                "torch's instance norm needs more than one (it raises when training)"
+            )
         channels = shape[0]
         params = 2 * channels if args["affine"] else 0
         buffers = 2 * channels + 1 if args["track_running_stats"] else 0
         return Inferred(f"InstanceNorm{rank}d", dict(num_features=channels, **args), (shape,), params, buffers)
 
+    def cost(self, node, input_shapes):
+        h = node.hparams
+        per_element = _NORMALISE + 2 * h["affine"] + (0 if h["track_running_stats"] else _STATISTICS)
+        return Cost(0, per_element * prod(node.output))
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        # torch runs batch norm on the input viewed as (1, N*C, ...): per sample and channel a mean
+        # and 1/std, plus the weight and running stats repeated N times when there are any
+        h = node.hparams
+        per_channel = 2 + h["affine"] + 2 * h["track_running_stats"]
+        return Saved(inputs=(0,), elements=per_channel * h["num_features"])
+
 
 class GroupNorm(LayerKind):
+    torch_template = "nn.GroupNorm"
     names = ("groupnorm",)
     row_type = "Group normalization"
     fold = True
@@ -93,8 +134,15 @@ class GroupNorm(LayerKind):
         hparams = dict(num_groups=args["groups"], num_channels=channels, eps=args["eps"], affine=args["affine"])
         return Inferred("GroupNorm", hparams, (shape,), 2 * channels if args["affine"] else 0)
 
+    def cost(self, node, input_shapes):
+        return Cost(0, (_STATISTICS + _NORMALISE + 2 * node.hparams["affine"]) * prod(node.output))
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        return Saved(inputs=(0,), elements=2 * node.hparams["num_groups"])  # mean, 1/std per group
+
 
 class LayerNorm(LayerKind):
+    torch_template = "nn.LayerNorm"
     names = ("layernorm",)
     row_type = "Layer normalization"
     fold = True
@@ -120,8 +168,18 @@ class LayerNorm(LayerKind):
         hparams = dict(normalized_shape=tuple(normalized), eps=args["eps"], elementwise_affine=affine, bias=args["bias"])
         return Inferred("LayerNorm", hparams, (shape,), params)
 
+    def cost(self, node, input_shapes):
+        h = node.hparams
+        affine = h["elementwise_affine"] + (h["elementwise_affine"] and h["bias"])
+        return Cost(0, (_STATISTICS + _NORMALISE + affine) * prod(node.output))
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        groups = prod(node.output) // prod(node.hparams["normalized_shape"])  # one mean and 1/std per group
+        return Saved(inputs=(0,), elements=2 * groups)
+
 
 class LocalResponseNorm(LayerKind):
+    torch_template = "nn.LocalResponseNorm"
     names = ("lrn", "localresponsenorm")
     row_type = "Local response normalization"
     fold = True
@@ -138,6 +196,16 @@ class LocalResponseNorm(LayerKind):
         if len(shape) < 2:
             raise LayerError("E306", f"lrn needs spatial axes, but its input is the flat vector {format_shape(shape)}")
         return Inferred("LocalResponseNorm", dict(args), (shape,))
+
+    def cost(self, node, input_shapes):
+        """Per element: square, sum `size` squares (size - 1 adds), scale and add k, power, divide."""
+        return Cost(0, (node.hparams["size"] + 4) * prod(node.output))
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        # torch's composite: the input, the zero-padded squares (C + size - 1 channels) kept by
+        # the average pool, and the two C-channel intermediates kept by pow and the division
+        channels, *spatial = node.output
+        return Saved(inputs=(0,), elements=(3 * channels + node.hparams["size"] - 1) * prod(spatial))
 
 
 KINDS = [BatchNorm(d) for d in (None, 1, 2, 3)] + [InstanceNorm(d) for d in (None, 1, 2, 3)]

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from math import prod
+
 from cnnspec.layers.base import (
+    NOTHING_SAVED,
     ArgSpec,
+    Cost,
     Inferred,
     LayerError,
     LayerKind,
+    Saved,
     boolean,
     expand_axes,
     format_shape,
+    hparam_axes,
     optional,
     per_axis,
+    resampling_step,
     spatial_rank,
     torch_int_or_tuple,
+    volume,
     window_output,
 )
 from cnnspec.layers.conv import border_warnings
@@ -29,6 +37,7 @@ class Pool(LayerKind):
     def __init__(self, family: str, dims: int | None):
         self.family, self.dims = family, dims
         self.names = (f"{family.lower()}pool{_suffix(dims)}",)
+        self.torch_template = f"nn.{family}Pool{{n}}d"
         self.row_type = "Max-pooling" if family == "Max" else "Average-pooling"
         self.summary = f"{family.lower()} pooling; stride defaults to the kernel size"
         common = (
@@ -53,6 +62,12 @@ class Pool(LayerKind):
                 raise LayerError(
                     "E301", f"{self.name}: padding {p} is larger than half the kernel size {k}; torch rejects it", arg="pad"
                 )
+        if self.family == "Avg" and rank == 3 and any(s < k for s, k in zip(shape[1:], kernel)):
+            # torch's avg_pool3d alone checks the unpadded input against the kernel
+            raise LayerError(
+                "E307", f"{self.name}: torch's 3-D average pooling needs the input {format_shape(shape[1:])} to be at "
+                f"least the kernel {format_shape(kernel)} on every axis, padding aside", arg="k"
+            )
         ceil = args["ceil_mode"]
         out = tuple(window_output(s, k, st, p, d, ceil) for s, k, st, p, d in zip(shape[1:], kernel, stride, pad, dilation))
         if min(out) < 1:
@@ -69,6 +84,21 @@ class Pool(LayerKind):
         warnings = [] if ceil else border_warnings(self, shape, kernel, stride, pad, dilation)
         return Inferred(f"{self.family}Pool{rank}d", hparams, ((shape[0], *out),), warnings=warnings)
 
+    def receptive_step(self, node, input_shapes):
+        """Effective kernel d*(k-1)+1, the stride, the left padding; ceil_mode only adds outputs."""
+        h, rank = node.hparams, len(input_shapes[0]) - 1
+        axes = (hparam_axes(h.get(name, 1), rank) for name in ("kernel_size", "stride", "padding", "dilation"))
+        return tuple((d * (k - 1) + 1, s, p) for k, s, p, d in zip(*axes))
+
+    def cost(self, node, input_shapes):
+        """Per output element, a full window: max k - 1 comparisons; average k - 1 adds and a divide."""
+        window = volume(node.hparams["kernel_size"])
+        return Cost(0, prod(node.output) * (window - (self.family == "Max")))
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        # max pooling keeps the input and the int64 index of each maximum; average pooling the input
+        return Saved(inputs=(0,), raw_bytes=8 * prod(node.output) if self.family == "Max" else 0)
+
 
 def output_size_arg(kind, arg, value):
     items = value if isinstance(value, tuple) else (value,)
@@ -84,6 +114,7 @@ class AdaptivePool(LayerKind):
     def __init__(self, family: str, dims: int | None, spellings=None, fixed_size=None):
         self.family, self.dims, self.fixed_size = family, dims, fixed_size
         self.names = spellings or (f"adaptive{family.lower()}pool{_suffix(dims)}",)
+        self.torch_template = f"nn.Adaptive{family}Pool{{n}}d" + ("(1)" if fixed_size else "")
         self.row_type = f"Adaptive {'max' if family == 'Max' else 'average'}-pooling"
         self.summary = f"adaptive {family.lower()} pooling to a fixed output size"
         self.args = () if fixed_size else (ArgSpec("size", output_size_arg, aliases=("output_size",)),)
@@ -91,9 +122,46 @@ class AdaptivePool(LayerKind):
     def infer(self, args, inputs):
         (shape,) = inputs
         rank = spatial_rank(self, shape, self.dims)
-        size = expand_axes(self, "size", self.fixed_size or args["size"], rank)
+        wanted = self.fixed_size or args["size"]
+        if wanted is None:  # torch needs a size: `none` alone is no output_size
+            raise LayerError("E202", f"{self.name}: 'size' needs a positive integer, or a tuple with one entry per axis", arg="size")
+        size = expand_axes(self, "size", wanted, rank)
+        if rank == 1 and None in size:  # torch's 1-d adaptive pools take only integers
+            raise LayerError("E202", f"{self.name}: a 1-D adaptive pool needs an integer size, not none", arg="size")
         out = tuple(s if o is None else o for s, o in zip(shape[1:], size))
         return Inferred(f"Adaptive{self.family}Pool{rank}d", dict(output_size=torch_int_or_tuple(size)), ((shape[0], *out),))
+
+    def receptive_step(self, node, input_shapes):
+        """torch's windows: output i of n -> m reads floor(i*n/m) .. ceil((i+1)*n/m) - 1. When m
+        divides n that is an ordinary pool, kernel = stride = n/m (n -> n: the identity); else the
+        windows vary in size and the step is the smallest window moving by n/m that holds them all.
+        Pooling every axis of a larger input to 1 (global pooling): the whole input (None)."""
+        from fractions import Fraction
+        from math import ceil, floor
+
+        sizes, out = input_shapes[0][1:], node.output[1:]
+        if all(m == 1 for m in out) and any(n > 1 for n in sizes):
+            return None
+        steps = []
+        for n, m in zip(sizes, out):
+            ratio = Fraction(n, m)
+            steps.append(resampling_step(ratio, lambda i, q=ratio: floor(i * q), lambda i, q=ratio: ceil((i + 1) * q) - 1))
+        return tuple(steps)
+
+    def cost(self, node, input_shapes):
+        """torch's adaptive windows, exactly: output i of an axis of size n covers floor(i*n/o)..ceil((i+1)*n/o)."""
+        channels, *sizes = input_shapes[0]
+        reads = channels * prod(
+            sum(-(-(i + 1) * n // o) - i * n // o for i in range(o)) for n, o in zip(sizes, node.output[1:])
+        )
+        return Cost(0, reads - (prod(node.output) if self.family == "Max" else 0))
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        if self.family == "Max":
+            return Saved(inputs=(0,), raw_bytes=8 * prod(node.output))  # the input and int64 indices
+        if all(size == 1 for size in node.output[1:]):
+            return NOTHING_SAVED  # torch computes a mean, whose backward needs only the sizes
+        return Saved(inputs=(0,))
 
 
 KINDS = [Pool(family, dims) for family in ("Max", "Avg") for dims in (None, 1, 2, 3)]

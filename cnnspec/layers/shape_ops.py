@@ -6,25 +6,31 @@ from __future__ import annotations
 from math import floor, prod
 
 from cnnspec.layers.base import (
+    NOTHING_SAVED,
     ArgSpec,
+    Cost,
     Inferred,
     LayerError,
     LayerKind,
+    Saved,
     boolean,
     choice,
     format_shape,
+    hparam_axes,
     int_at_least,
     int_or_tuple,
     integer,
     number,
     optional,
     probability,
+    resampling_step,
     spatial_rank,
     torch_int_or_tuple,
 )
 
 
 class Flatten(LayerKind):
+    torch_template = "nn.Flatten"
     names = ("flatten",)
     row_type = "Flatten"
     summary = "flatten axes start_dim..end_dim (torch numbering: 0 is the batch)"
@@ -37,15 +43,32 @@ class Flatten(LayerKind):
         if not (-rank <= start < rank and -rank <= end < rank):
             raise LayerError("E202", f"flatten: dims ({start}, {end}) are out of range for a {rank}-D batched tensor")
         start, end = start % rank, end % rank
-        if start == 0:
-            raise LayerError("E202", "flatten: start_dim 0 would merge the batch axis into the features", arg="start_dim")
         if start > end:
             raise LayerError("E202", f"flatten: start_dim ({start}) comes after end_dim ({end})")
+        if start == 0 and (prod(batched[1 : end + 1]) != 1 or end == rank - 1):
+            # torch would fold the batch into the features; that is only harmless when the axes
+            # it joins are all of size 1 and some axis is left after it
+            raise LayerError("E202", "flatten: start_dim 0 would merge the batch axis into the features", arg="start_dim")
         out = batched[:start] + (prod(batched[start : end + 1]),) + batched[end + 1 :]
         return Inferred("Flatten", dict(start_dim=args["start_dim"], end_dim=args["end_dim"]), (out[1:],))
 
+    def receptive_step(self, node, input_shapes):
+        """Joining axes: the result's positions are no longer image positions, so each counts as
+        reading the whole input (None). A flatten that joins nothing is the identity."""
+        return super().receptive_step(node, input_shapes) if node.output == input_shapes[0] else None
+
+    def cost(self, node, input_shapes):
+        return Cost(0, 0)  # moves data: no arithmetic
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        return NOTHING_SAVED
+
+    def aliases(self, node):
+        return {0: 0}  # a view
+
 
 class Linear(LayerKind):
+    torch_template = "nn.Linear"
     names = ("linear", "fc")
     row_type = "Fully connected"
     summary = "fully connected layer; in_features comes from the (flat) input"
@@ -63,20 +86,50 @@ class Linear(LayerKind):
         params = out * features + (out if args["bias"] else 0)
         return Inferred("Linear", dict(in_features=features, out_features=out, bias=args["bias"]), ((out,),), params)
 
+    def receptive_step(self, node, input_shapes):
+        return None  # every output reads every feature: the whole input
+
+    def cost(self, node, input_shapes):
+        """MACs as torch's flop counter (addmm): in_features x out_features; bias adds are other ops."""
+        h = node.hparams
+        return Cost(h["in_features"] * h["out_features"], h["out_features"] if h["bias"] else 0)
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        return Saved(inputs=(0,))  # addmm keeps the input (and the weight, a parameter)
+
 
 class Passthrough(LayerKind):
     """Layers that keep the shape and have no parameters: dropout, identity, stochastic depth."""
 
     fold = True
 
-    def __init__(self, names, op, args=(), summary="", row_type=""):
+    def __init__(self, names, op, args=(), summary="", row_type="", torch_template=""):
         self.names, self.op, self.args, self.summary, self.row_type = names, op, args, summary, row_type or op
+        self.torch_template = torch_template
 
     def infer(self, args, inputs):
         return Inferred(self.op, dict(args), inputs[:1])
 
+    def cost(self, node, input_shapes):
+        return Cost(0, 0)  # in eval mode dropout and stochastic depth pass their input through
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        p = node.hparams.get("p", 0.0)
+        if self.op == "Dropout" and 0.0 < p < 1.0:
+            # the scaled keep-mask, in the activation dtype (torch 2.13 on the CPU, as measured);
+            # torch's fused GPU kernel keeps a bool mask instead, 1 byte per element
+            return Saved(elements=prod(node.output))
+        if self.op == "StochasticDepth" and p > 0.0 and node.hparams.get("mode") == "row":
+            return Saved(elements=1)  # torchvision's one noise value per sample
+        return NOTHING_SAVED
+
+    def aliases(self, node):
+        p = node.hparams.get("p", 0.0)
+        return {0: 0} if self.op == "Identity" or p == 0.0 or (self.op == "Dropout" and node.hparams.get("inplace")) else {}
+
 
 class Upsample(LayerKind):
+    torch_template = "nn.Upsample"
     names = ("upsample",)
     row_type = "Upsampling"
     summary = "upsampling by `scale` or to `size` (nearest, linear, bilinear, bicubic, trilinear)"
@@ -112,8 +165,63 @@ class Upsample(LayerKind):
         hparams = dict(size=size, scale_factor=scale, mode=mode, align_corners=args["align_corners"])
         return Inferred("Upsample", hparams, ((shape[0], *out),))
 
+    def receptive_step(self, node, input_shapes):
+        """A fractional stride (torch's source indices, exact arithmetic, away from the borders):
+        q = 1/scale if a scale is given, else in/out (align_corners: (in-1)/(out-1)); output y
+        reads, nearest: floor(y*q) (torch: y itself when out = in, y//2 when out = 2*in);
+        nearest-exact: floor((y+1/2)*q); (bi/tri)linear: floor(s) and ceil(s) with
+        s = (y+1/2)*q - 1/2 (align_corners: y*q); bicubic: floor(s)-1 .. ceil(s)+1, or s alone
+        when s is whole (the other weights are 0). The step is the smallest window moving by q
+        per output that holds every output's inputs."""
+        from fractions import Fraction
+        from math import ceil, floor
+
+        h = node.hparams
+        sizes, out = input_shapes[0][1:], node.output[1:]
+        scales = hparam_axes(h["scale_factor"], len(sizes))
+        mode, corners = h["mode"], bool(h["align_corners"])
+        steps = []
+        for n, m, scale in zip(sizes, out, scales):
+            ratio = Fraction(n, m) if scale is None else 1 / Fraction(repr(float(scale)))
+            if mode == "nearest":
+                ratio = Fraction(1) if m == n else Fraction(1, 2) if m == 2 * n else ratio
+                steps.append(resampling_step(ratio, lambda y, q=ratio: floor(y * q), lambda y, q=ratio: floor(y * q)))
+                continue
+            if mode == "nearest-exact":
+                where = lambda y, q=ratio: floor((y + Fraction(1, 2)) * q)  # noqa: E731
+                steps.append(resampling_step(ratio, where, where))
+                continue
+            if corners:
+                ratio, shift = (Fraction(n - 1, m - 1) if m > 1 else Fraction(0)), Fraction(0)
+            else:
+                shift = (ratio - 1) / 2  # s = (y + 1/2) q - 1/2 = y q + (q - 1)/2
+            extra = 1 if mode == "bicubic" else 0
+
+            def first(y, q=ratio, shift=shift):
+                s = y * q + shift
+                return floor(s) - (extra if s != floor(s) else 0)
+
+            def last(y, q=ratio, shift=shift):
+                s = y * q + shift
+                return ceil(s) + (extra if s != floor(s) else 0)
+
+            steps.append(resampling_step(ratio, first, last))
+        return tuple(steps)
+
+    def cost(self, node, input_shapes):
+        """Nearest: a copy. Interpolation: per output element, a weighted sum of 2^r (bicubic 4^r) inputs."""
+        mode, rank = node.hparams["mode"], len(node.output) - 1
+        if mode.startswith("nearest"):
+            return Cost(0, 0)
+        taps = (4 if mode == "bicubic" else 2) ** rank
+        return Cost(0, (2 * taps - 1) * prod(node.output))
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        return NOTHING_SAVED  # the backward needs only the sizes
+
 
 class PixelShuffle(LayerKind):
+    torch_template = "nn.PixelShuffle"
     names = ("pixelshuffle",)
     row_type = "Pixel shuffle"
     summary = "C*r*r x H x W -> C x H*r x W*r"
@@ -127,8 +235,23 @@ class PixelShuffle(LayerKind):
             raise LayerError("E302", f"pixelshuffle: channels ({shape[0]}) are not divisible by r*r ({r * r})", arg="r")
         return Inferred("PixelShuffle", dict(upscale_factor=r), ((shape[0] // (r * r), shape[1] * r, shape[2] * r),))
 
+    def receptive_step(self, node, input_shapes):
+        """Output y reads input y // r: a fractional stride 1/r, as nearest upsampling by r."""
+        from fractions import Fraction
+
+        ratio = Fraction(1, node.hparams["upscale_factor"])
+        where = lambda y: (y * ratio).__floor__()  # noqa: E731
+        return (resampling_step(ratio, where, where),) * (len(input_shapes[0]) - 1)
+
+    def cost(self, node, input_shapes):
+        return Cost(0, 0)  # moves data: no arithmetic
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        return NOTHING_SAVED
+
 
 class ZeroPad(LayerKind):
+    torch_template = "nn.ZeroPad{n}d"
     row_type = "Zero padding"
     summary = "zero padding: an int, or (left, right[, top, bottom[, front, back]]) from the last axis"
     args = (ArgSpec("pad", int_or_tuple, aliases=("padding",)),)
@@ -146,13 +269,34 @@ class ZeroPad(LayerKind):
             raise LayerError("E202", f"{self.name}: padding needs {2 * rank} values for {rank} spatial axes, got {len(pairs)}", arg="pad")
         out = list(shape[1:])
         for axis in range(rank):  # torch pads the last axis with the first pair
-            out[rank - 1 - axis] += pairs[2 * axis] + pairs[2 * axis + 1]
+            before, after = pairs[2 * axis], pairs[2 * axis + 1]
+            size = out[rank - 1 - axis]
+            if size + min(before, 0) + min(after, 0) < 0:  # torch crops (negative padding) before it pads
+                raise LayerError(
+                    "E300", f"{self.name}: the negative padding ({before}, {after}) crops more than the {size} "
+                    f"pixels of spatial axis {rank - 1 - axis}", arg="pad"
+                )
+            out[rank - 1 - axis] = size + before + after
         if min(out) < 1:
             raise LayerError("E300", f"{self.name}: output size {format_shape(out)} is below 1")
         return Inferred(f"ZeroPad{rank}d", dict(padding=pad), ((shape[0], *out),))
 
+    def receptive_step(self, node, input_shapes):
+        """k = 1, s = 1, the left padding of each axis (torch's pairs start from the last axis;
+        a negative padding crops)."""
+        rank, pad = len(input_shapes[0]) - 1, node.hparams["padding"]
+        pairs = (pad,) * (2 * rank) if isinstance(pad, int) else pad
+        return tuple((1, 1, pairs[2 * (rank - 1 - axis)]) for axis in range(rank))
+
+    def cost(self, node, input_shapes):
+        return Cost(0, 0)  # moves data: no arithmetic
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        return NOTHING_SAVED
+
 
 class ChannelShuffle(LayerKind):
+    torch_template = "nn.ChannelShuffle"
     names = ("channelshuffle",)
     row_type = "Channel shuffle"
     fold = True
@@ -167,6 +311,12 @@ class ChannelShuffle(LayerKind):
             raise LayerError("E302", f"channelshuffle: channels ({shape[0]}) are not divisible by groups ({args['groups']})", arg="groups")
         return Inferred("ChannelShuffle", dict(groups=args["groups"]), (shape,))
 
+    def cost(self, node, input_shapes):
+        return Cost(0, 0)  # moves data: no arithmetic
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        return NOTHING_SAVED
+
 
 class Split(LayerKind):
     """torch.chunk / torch.split along the channel axis: several outputs."""
@@ -176,6 +326,7 @@ class Split(LayerKind):
 
     def __init__(self, names, op, arg):
         self.names, self.op, self.args = names, op, (arg,)
+        self.torch_template = "torch.chunk(x, chunks, dim=1)" if op == "Chunk" else "torch.split(x, sizes, dim=1)"
         self.summary = "torch.chunk(x, chunks, dim=1)" if op == "Chunk" else "torch.split(x, sizes, dim=1)"
 
     def infer(self, args, inputs):
@@ -190,15 +341,27 @@ class Split(LayerKind):
         outputs = tuple((s, *inputs[0][1:]) for s in sizes)
         return Inferred(self.op, hparams, outputs)
 
+    def cost(self, node, input_shapes):
+        return Cost(0, 0)  # moves data: no arithmetic
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        return NOTHING_SAVED
+
+    def aliases(self, node):
+        return {index: 0 for index in range(len(node.outputs or ()))}  # views of the input
+
     def _split_sizes(self, sizes, channels):
         if isinstance(sizes, int):
             return [sizes] * (channels // sizes) + ([channels % sizes] if channels % sizes else [])
-        if sum(sizes) != channels or min(sizes) < 0:
+        if min(sizes) < 1:  # torch gives an empty tensor for a 0 (and rejects negative sizes)
+            raise LayerError("E202", f"split: sizes {sizes!r} must each be at least 1", arg="sizes")
+        if sum(sizes) != channels:
             raise LayerError("E202", f"split: sizes {sizes!r} do not add up to the {channels} channels", arg="sizes")
         return list(sizes)
 
 
 class LayerScale(LayerKind):
+    torch_template = "an nn.Parameter of shape (C, 1, ..., 1), multiplied in"
     names = ("layerscale",)
     row_type = "Layer scale"
     fold = True
@@ -208,6 +371,12 @@ class LayerScale(LayerKind):
     def infer(self, args, inputs):
         (shape,) = inputs
         return Inferred("LayerScale", dict(channels=shape[0], rank=len(shape), init=args["init"]), (shape,), shape[0])
+
+    def cost(self, node, input_shapes):
+        return Cost(0, prod(node.output))  # one multiply per element
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        return Saved(inputs=(0,))  # x * gamma keeps x (and gamma, a parameter)
 
 
 def _split_sizes_arg(kind, arg, value):
@@ -224,8 +393,9 @@ KINDS = [
     Passthrough(
         ("stochasticdepth", "droppath"), "StochasticDepth",
         (ArgSpec("p", probability), ArgSpec("mode", choice("row", "batch"), "row")),
-        "torchvision.ops.StochasticDepth: drops the whole residual branch with probability p",
+        "drops the whole residual branch with probability p (per sample in 'row' mode)",
         "Stochastic depth",
+        "torchvision.ops.StochasticDepth",
     ),
     Upsample(),
     PixelShuffle(),

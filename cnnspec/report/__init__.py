@@ -18,3 +18,21 @@ def format_dims(shape) -> str:
 
 def format_outputs(outputs) -> str:
     return ", ".join(format_dims(shape) for shape in outputs) if outputs else "?"
+
+
+def format_bytes(count: int) -> str:
+    """1024-based and labelled: 548.05 MiB."""
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{count} B" if unit == "B" else f"{value:.2f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def format_si(count: int) -> str:
+    """Counts with M and G: 19.63 G, 300.77 M, 4,096."""
+    for factor, unit in ((10**12, "T"), (10**9, "G"), (10**6, "M")):
+        if count >= factor:
+            return f"{count / factor:.2f} {unit}"
+    return format_count(count)

@@ -26,9 +26,9 @@ def diagnostic_json(diagnostic, path: str) -> dict:
     }
 
 
-def _node_json(node) -> dict:
+def _node_json(node, measures) -> dict:
     outputs = [list(shape) for shape in node.outputs] if node.outputs else None
-    return {
+    fields = {
         "id": node.id,
         "name": node.name,
         "op": node.op,
@@ -42,6 +42,14 @@ def _node_json(node) -> dict:
         "span": _span(node.span),
         "expansion": [_span(s) for s in node.expansion],
     }
+    if measures is not None:
+        rf = measures.receptive.get(node.id)
+        cost = measures.costs.get(node.id)
+        fields["rf"] = rf.to_json() if rf is not None else None
+        fields["macs"] = cost.macs if cost else None
+        fields["other_ops"] = cost.other_ops if cost else None
+        fields["activation_bytes"] = measures.memory.activation_bytes.get(node.id)
+    return fields
 
 
 def _row_json(row) -> dict:
@@ -55,15 +63,22 @@ def _row_json(row) -> dict:
     }
 
 
-def report_json(analysis, rows, totals) -> dict:
+def report_json(analysis, rows, totals, measures=None, compute=None) -> dict:
     graph = analysis.graph
-    return {
+    totals = dict(totals)
+    report = {
         "schema": SCHEMA,
         "file": analysis.source.path,
         "net": graph.net if graph else None,
         "input": list(graph.input_shape) if graph and graph.input_shape else None,
-        "nodes": [_node_json(node) for node in graph.nodes] if graph else [],
+        "nodes": [_node_json(node, measures) for node in graph.nodes] if graph else [],
         "rows": [_row_json(row) for row in rows],
         "totals": totals,
         "diagnostics": [diagnostic_json(d, analysis.source.path) for d in analysis.diagnostics],
     }
+    if compute is not None and measures is not None:
+        memory = measures.memory
+        totals.update(macs=compute.macs, other_ops=compute.other_ops, param_bytes=memory.param_bytes, train_step_bytes=memory.train_step_bytes)
+        totals["unknown_cost_nodes"] = list(compute.unknown)
+        report["memory"] = {"dtype": memory.dtype, "batch": memory.batch, "optimizer": memory.optimizer, **memory.breakdown}
+    return report

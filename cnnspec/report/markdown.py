@@ -1,26 +1,29 @@
-"""The VGG19 table's markdown layout: the seed's headers, rows and totals."""
+"""The VGG19 table's markdown layout: the seed's headers, rows and totals, plus any extra columns."""
 
 from __future__ import annotations
 
-from cnnspec.report import format_count, format_dims, format_outputs
-
-HEADERS = ("Layer No.", "Type of Layer", "Output Dimension", "No. of Neurons", "No. of Learned Parameters")
+from cnnspec.report import format_count, format_outputs, format_si
+from cnnspec.report.columns import COLUMNS, SEED_COLUMNS
 
 
 def _line(cells) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def markdown_table(rows, totals) -> str:
-    lines = [_line(HEADERS), "|" + "---|" * len(HEADERS)]
+def markdown_table(rows, totals, extra=(), measures=None, compute=None) -> str:
+    columns = SEED_COLUMNS + tuple(name for name in extra if name not in SEED_COLUMNS)
+    lines = [_line(COLUMNS[name].markdown_header for name in columns), "|" + "---|" * len(columns)]
     for row in rows:
         if row.head.op == "Input":
-            lines.append(_line(("0", "Input", format_dims(row.head.output), "-", "-")))
+            cells = ["0", "Input", format_outputs(row.outputs)] + ["-"] * (len(columns) - 3)
         elif row.index is None:
             length = format_count(row.outputs[0][0]) if row.outputs and len(row.outputs[0]) == 1 else format_outputs(row.outputs)
-            lines.append(_line((f"Flattening to a vector of length {length}", "", "", "", "")))
+            cells = [f"Flattening to a vector of length {length}"] + [""] * (len(columns) - 1)
         else:
-            cells = (str(row.index), row.type, format_outputs(row.outputs), format_count(row.neurons), format_count(row.params))
-            lines.append(_line(cells))
-    lines.append(_line(("", "", "", f"Total: {format_count(totals['neurons'])}", f"Total: {format_count(totals['params'])}")))
+            cells = [COLUMNS[name].cell(row, measures) for name in columns]
+        lines.append(_line(cells))
+    total = {"neurons": f"Total: {format_count(totals['neurons'])}", "params": f"Total: {format_count(totals['params'])}"}
+    if compute is not None:
+        total["macs"] = f"Total: {format_si(compute.macs)}"
+    lines.append(_line(total.get(name, "") for name in columns))
     return "\n".join(lines) + "\n"

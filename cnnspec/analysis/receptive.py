@@ -1,0 +1,250 @@
+"""Receptive fields: the part of the input that one output unit of each node sees.
+
+Per spatial axis of the network input, independently, the forward recurrence of Araujo,
+Norris and Sim ("Computing Receptive Fields of Convolutional Neural Networks", Distill 2019).
+From the input (r = 1, J = 1, P = 0), each layer's window - effective kernel k, stride s, left
+padding p, given by its kind's `receptive_step` (cnnspec/layers/) - gives
+
+    r += (k - 1) * J;    P += p * J;    J *= s        (J last)
+
+r is the window size, J the jump (input positions between neighbouring outputs), P the
+effective padding; output u's window is [u*J - P, u*J - P + r - 1], centred on
+c0 + u*J with c0 = (r - 1)/2 - P. Upsampling layers have fractional strides, so any of these
+may be a Fraction (the rules are in docs/receptive-field.md).
+
+Merges (add, mul, cat): aligned paths (same J and same centre on every axis) give the
+largest r. Misaligned paths get warning W403 and still the largest r, per axis. A path that
+has been collapsed to the whole input (global pooling, flatten, linear) makes every output of
+the merge depend on the whole input (`whole_input`, as a squeeze-and-excitation gate does);
+the window then still describes the other, local paths.
+
+W404: in a classifier, the last spatial layer's window does not cover the input: no unit of
+it sees the whole image.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from math import ceil, floor
+from typing import NamedTuple
+
+from cnnspec.diagnostics import Diagnostic, Note, warning
+from cnnspec.ir import Graph
+
+
+class RF(NamedTuple):
+    """One node's receptive field, one entry per spatial axis of the network input.
+
+    size: window size r; jump: J, input positions between neighbouring outputs; padding: the
+    effective padding P (the first window starts at -P); center: the first output's window
+    centre, (r - 1)/2 - P. Ints, or Fractions after a fractional stride (upsampling).
+    whole_input: every output depends on the whole input. After global pooling, flatten or
+    linear there is no window: size and jump are then the input size, padding 0 and center
+    the input's centre. After a merge with such a path (a squeeze-and-excitation gate) the
+    window still describes the local paths.
+    """
+
+    size: tuple
+    jump: tuple
+    padding: tuple
+    center: tuple
+    whole_input: bool = False
+
+    def window(self, unit) -> tuple:
+        """Per axis, (first, last) input position of the window of output `unit` (one index per
+        axis), as exact numbers; after a fractional stride the unit reads the positions inside."""
+        return tuple(
+            (_exact(c + u * j - Fraction(r - 1, 2)), _exact(c + u * j + Fraction(r - 1, 2)))
+            for r, j, c, u in zip(self.size, self.jump, self.center, unit)
+        )
+
+    def to_json(self) -> dict:
+        """JSON numbers: an int where a value is whole, else a float."""
+        return {
+            "size": [json_number(v) for v in self.size],
+            "jump": [json_number(v) for v in self.jump],
+            "padding": [json_number(v) for v in self.padding],
+            "center": [json_number(v) for v in self.center],
+            "whole_input": self.whole_input,
+        }
+
+
+def json_number(value):
+    """An int where the value is whole, else a float (JSON has no fractions)."""
+    if isinstance(value, int) or (isinstance(value, Fraction) and value.denominator == 1):
+        return int(value)
+    return float(value)
+
+
+def receptive_fields(graph: Graph) -> tuple[dict[int, RF], list[Diagnostic]]:
+    """Every node's receptive field, keyed by node id, and the warnings W403 and W404.
+
+    Nodes whose shapes are unknown (an earlier error) and their consumers are left out.
+    """
+    if not graph.nodes or not graph.nodes[0].outputs:
+        return {}, []
+    by_id = {node.id: node for node in graph.nodes}
+    image = tuple(graph.nodes[0].output[1:])
+    rank = len(image)
+    paths: dict[int, _Path] = {}
+    diagnostics: list[Diagnostic] = []
+    for node in graph.nodes:
+        if not node.inputs:  # the input
+            paths[node.id] = _Path((1,) * rank, (1,) * rank, (0,) * rank)
+            continue
+        if node.outputs is None or any(v.node not in paths for v in node.inputs):
+            continue
+        shapes = tuple(by_id[v.node].outputs[v.index] for v in node.inputs)
+        step = node.kind.receptive_step(node, shapes)
+        incoming = [_advance(paths[v.node], step, rank) for v in node.inputs]
+        if len(incoming) == 1:
+            paths[node.id] = incoming[0]
+        else:
+            paths[node.id] = _merge(node, incoming, shapes, by_id, diagnostics)
+    found = _coverage_warning(graph, by_id, paths, image)
+    if found:
+        diagnostics.append(found)
+    return {node_id: _record(path, image) for node_id, path in paths.items()}, diagnostics
+
+
+# ---- propagation ---------------------------------------------------------------------
+
+
+class _Path(NamedTuple):
+    """The state carried along the graph; local=False: collapsed, no window any more."""
+
+    size: tuple
+    jump: tuple
+    padding: tuple
+    whole: bool = False
+    local: bool = True
+
+
+_COLLAPSED = _Path((), (), (), True, False)
+
+
+def _advance(path: _Path, step, rank: int) -> _Path:
+    """One layer's window applied to a path: the Distill recurrence, J updated last."""
+    if not path.local:
+        return path
+    if step is None or len(step) != rank:
+        return _COLLAPSED
+    size = tuple(r + (k - 1) * j for (k, _, _), r, j in zip(step, path.size, path.jump))
+    padding = tuple(big_p + p * j for (_, _, p), big_p, j in zip(step, path.padding, path.jump))
+    jump = tuple(j * s for (_, s, _), j in zip(step, path.jump))
+    return _Path(size, jump, padding, path.whole)
+
+
+def _centre(path: _Path) -> tuple:
+    return tuple(Fraction(r - 1, 2) - p for r, p in zip(path.size, path.padding))
+
+
+def _merge(node, incoming: list[_Path], shapes, by_id, diagnostics) -> _Path:
+    """Several paths into one node: the largest window when aligned; W403 when not."""
+    whole = any(path.whole for path in incoming)
+    out = node.outputs[0]
+    local = []  # (operand index, path, jumps as seen by the merge: 0 on a broadcast axis)
+    for index, path in enumerate(incoming):
+        if not path.local:
+            continue
+        shape = shapes[index]
+        broadcast = len(shape) == len(out) and len(shape) == len(path.size) + 1
+        jumps = tuple(0 if broadcast and shape[1 + a] == 1 < out[1 + a] else j for a, j in enumerate(path.jump))
+        local.append((index, path, jumps))
+    if not local:
+        return _COLLAPSED
+    # A broadcast operand reads one fixed window for every output; the others decide the window.
+    chosen = [entry for entry in local if entry[2] == entry[1].jump] or local
+    size, jump, padding = [], [], []
+    for axis in range(len(local[0][1].size)):
+        best = max((entry[1] for entry in chosen), key=lambda path: path.size[axis])
+        size.append(best.size[axis])
+        jump.append(best.jump[axis])
+        padding.append(best.padding[axis])
+    result = _Path(tuple(size), tuple(jump), tuple(padding), whole)
+    reference = (local[0][2], _centre(local[0][1]))
+    if any((jumps, _centre(path)) != reference for _, path, jumps in local[1:]):
+        described = []
+        for index, path, jumps in local:
+            value = node.inputs[index]
+            source = by_id[value.node]
+            name = source.name + (f" (output {value.index + 1})" if len(source.outputs or ()) > 1 else "")
+            note = ", broadcast: one window for every output" if jumps != path.jump else ""
+            described.append(f"'{name}' r {_fmt(path.size)}, J {_fmt(jumps)}, centre {_fmt(_centre(path))}{note}")
+        message = (
+            f"{node.op} '{node.name}' merges paths whose receptive fields are misaligned (different jump or "
+            f"centre), so its outputs do not all see the same window: {'; '.join(described)}; "
+            f"reported: the largest, r {_fmt(result.size)}"
+        )
+        diagnostics.append(warning("W403", message, node.span, _expansion_notes(node)))
+    return result
+
+
+# ---- the coverage warning ------------------------------------------------------------
+
+
+def _coverage_warning(graph: Graph, by_id, paths, image) -> Diagnostic | None:
+    """W404, for a classifier (a net whose output has collapsed the spatial axes): no unit of the
+    last spatial layer (the last layer with spatial axes and a window, on the way to the output)
+    has a window that covers the whole input. A net with a spatial output is a dense predictor:
+    local windows are its design."""
+    target = graph.output.node if graph.output is not None else graph.nodes[-1].id
+    if not image or target not in paths or paths[target].local:
+        return None
+    ancestors, todo = {target}, [target]
+    while todo:
+        for value in by_id[todo.pop()].inputs:
+            if value.node not in ancestors:
+                ancestors.add(value.node)
+                todo.append(value.node)
+    last = None
+    for node in reversed(graph.nodes):
+        path = paths.get(node.id)
+        if node.id in ancestors and path is not None and path.local and node.outputs and len(node.outputs[0]) > 1:
+            last = node
+            break
+    if last is None or not last.inputs or paths[last.id].whole:
+        return None  # no spatial layer, or its outputs see the whole input through a gate
+    path = paths[last.id]
+    units = last.outputs[0][1:]
+    if all(_covers(r, j, c, n, size) for r, j, c, n, size in zip(path.size, path.jump, _centre(path), units, image)):
+        return None
+    r = _fmt(path.size)
+    smaller = any(r_axis < size for r_axis, size in zip(path.size, image))
+    why = f"smaller than the input {_fmt(image)}" if smaller else f"but no unit's window covers the whole input {_fmt(image)}"
+    message = f"the classifier never sees the whole image: the receptive field of the last spatial layer, {last.op} '{last.name}', is {r}, {why}"
+    return warning("W404", message, last.span, _expansion_notes(last))
+
+
+def _covers(r, j, c, units: int, size: int) -> bool:
+    """Whether some unit u < units has a window [c + u*j - (r-1)/2, c + u*j + (r-1)/2] over [0, size-1]."""
+    half = Fraction(r - 1, 2)
+    if j == 0:
+        return c - half <= 0 and c + half >= size - 1
+    lowest = max(0, ceil((size - 1 - half - c) / j))
+    highest = min(units - 1, floor((half - c) / j))
+    return lowest <= highest
+
+
+# ---- records and formatting ----------------------------------------------------------
+
+
+def _exact(value):
+    return int(value) if isinstance(value, Fraction) and value.denominator == 1 else value
+
+
+def _record(path: _Path, image: tuple) -> RF:
+    if not path.local:
+        return RF(image, image, (0,) * len(image), tuple(_exact(Fraction(n - 1, 2)) for n in image), True)
+    normal = (lambda values: tuple(_exact(v) for v in values))
+    return RF(normal(path.size), normal(path.jump), normal(path.padding), normal(_centre(path)), path.whole)
+
+
+def _fmt(values) -> str:
+    """Per-axis values as the tables write shapes, '5 x 7'; fractions as decimals."""
+    return " x ".join(str(v) if isinstance(_exact(v), int) else f"{float(v):.3f}".rstrip("0") for v in values)
+
+
+def _expansion_notes(node) -> tuple[Note, ...]:
+    """For a layer made by a block or module: where that block was called, innermost first."""
+    return tuple(Note("in the expansion called here", span) for span in reversed(node.expansion))
