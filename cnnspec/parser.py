@@ -107,12 +107,11 @@ def lark_parser() -> Lark:
         return Lark(text, **options)
 
 
-def _nesting_error(source: Source) -> None:
-    """Reject input nested deeper than MAX_NESTING brackets before parsing it."""
-    depth = 0
-    line, column = 1, 1
+def _code_brackets(text: str, start: int = 0):
+    """(offset, char) of each bracket in `text` from `start`, skipping comments and strings."""
     skip_to = None  # inside a comment (until a newline) or a string (until its quote or a newline)
-    for char in source.text:
+    for offset in range(start, len(text)):
+        char = text[offset]
         if skip_to is not None:
             if char == skip_to or char == "\n":
                 skip_to = None
@@ -120,17 +119,20 @@ def _nesting_error(source: Source) -> None:
             skip_to = "\n"
         elif char in "'\"":
             skip_to = char
-        elif char in "({":
-            depth += 1
-            if depth > MAX_NESTING:
-                span = Span(line, column, line, column + 1)
-                raise CnnspecError(error("E102", f"nesting deeper than {MAX_NESTING} levels", span))
-        elif char in ")}":
-            depth -= 1
-        if char == "\n":
-            line, column = line + 1, 1
-        else:
-            column += 1
+        elif char in "(){}":
+            yield offset, char
+
+
+def _nesting_error(source: Source) -> None:
+    """Reject input nested deeper than MAX_NESTING brackets before parsing it."""
+    depth = 0
+    for offset, char in _code_brackets(source.text):
+        depth += 1 if char in "({" else -1
+        if depth > MAX_NESTING:
+            line = source.text.count("\n", 0, offset) + 1
+            column = offset - source.text.rfind("\n", 0, offset)
+            span = Span(line, column, line, column + 1)
+            raise CnnspecError(error("E102", f"nesting deeper than {MAX_NESTING} levels", span))
 
 
 def _describe_expected(expected) -> str:
@@ -202,22 +204,13 @@ def _never_closed(text: str, opener: Token) -> bool:
     """
     pairs = {")": "(", "}": "{"}
     stack = []
-    skip_to = None
-    for char in text[opener.start_pos:]:
-        if skip_to is not None:
-            if char == skip_to or char == "\n":
-                skip_to = None
-        elif char == "#":
-            skip_to = "\n"
-        elif char in "'\"":
-            skip_to = char
-        elif char in "({":
+    for _, char in _code_brackets(text, opener.start_pos):
+        if char in "({":
             stack.append(char)
-        elif char in pairs:
-            if stack.pop() != pairs[char]:
-                return True
-            if not stack:
-                return False
+        elif stack.pop() != pairs[char]:
+            return True
+        elif not stack:
+            return False
     return True
 
 

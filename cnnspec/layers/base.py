@@ -74,6 +74,16 @@ class Saved(NamedTuple):
 NOTHING_SAVED = Saved()
 
 
+class MovesData:
+    """Mixin for layers that only move data: no arithmetic, nothing kept for backward."""
+
+    def cost(self, node, input_shapes) -> Cost:
+        return Cost(0, 0)
+
+    def saved_for_backward(self, node, input_shapes, needs_grad) -> Saved:
+        return NOTHING_SAVED
+
+
 class LayerKind:
     """A layer kind. Subclasses set `names`, `args`, `row_type`, and implement `infer`.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from math import prod
 
-from cnnspec.layers.base import NOTHING_SAVED, Cost, Inferred, LayerError, LayerKind, Saved, format_shape
+from cnnspec.layers.base import MovesData, NOTHING_SAVED, Cost, Inferred, LayerError, LayerKind, Saved, format_shape
 
 
 def broadcast(shapes) -> tuple[int, ...] | None:
@@ -70,7 +70,7 @@ class Elementwise(LayerKind):
         return {0: 0} if len(node.inputs) == 1 else {}  # one tensor: torch gets it back unchanged
 
 
-class Cat(LayerKind):
+class Cat(MovesData, LayerKind):
     torch_template = "torch.cat(tensors, dim=1)"
     names = ("cat",)
     row_type = "Concatenation"
@@ -86,24 +86,14 @@ class Cat(LayerKind):
                 raise LayerError("E304", f"cat: the tensors {shown} differ in a spatial size; only channels may differ")
         return Inferred("Cat", dict(dim=1), ((sum(s[0] for s in inputs), *first[1:]),))
 
-    def cost(self, node, input_shapes):
-        return Cost(0, 0)  # a copy: no arithmetic
-
-    def saved_for_backward(self, node, input_shapes, needs_grad):
-        return NOTHING_SAVED  # its backward slices the gradient: only sizes are kept
 
 
-class Input(LayerKind):
+class Input(MovesData, LayerKind):
     torch_template = "the forward's input"
     names = ("input",)
     row_type = "Input"
     summary = "the network input, one sample's shape"
 
-    def cost(self, node, input_shapes):
-        return Cost(0, 0)
-
-    def saved_for_backward(self, node, input_shapes, needs_grad):
-        return NOTHING_SAVED
 
 
 KINDS = [Elementwise("add", "Add", "Addition", "torch.add"), Elementwise("mul", "Mul", "Multiplication", "torch.mul"), Cat()]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from math import floor, prod
 
 from cnnspec.layers.base import (
+    MovesData,
     NOTHING_SAVED,
     ArgSpec,
     Cost,
@@ -25,11 +26,10 @@ from cnnspec.layers.base import (
     probability,
     resampling_step,
     spatial_rank,
-    torch_int_or_tuple,
 )
 
 
-class Flatten(LayerKind):
+class Flatten(MovesData, LayerKind):
     torch_template = "nn.Flatten"
     names = ("flatten",)
     row_type = "Flatten"
@@ -57,11 +57,6 @@ class Flatten(LayerKind):
         reading the whole input (None). A flatten that joins nothing is the identity."""
         return super().receptive_step(node, input_shapes) if node.output == input_shapes[0] else None
 
-    def cost(self, node, input_shapes):
-        return Cost(0, 0)  # moves data: no arithmetic
-
-    def saved_for_backward(self, node, input_shapes, needs_grad):
-        return NOTHING_SAVED
 
     def aliases(self, node):
         return {0: 0}  # a view
@@ -220,7 +215,7 @@ class Upsample(LayerKind):
         return NOTHING_SAVED  # the backward needs only the sizes
 
 
-class PixelShuffle(LayerKind):
+class PixelShuffle(MovesData, LayerKind):
     torch_template = "nn.PixelShuffle"
     names = ("pixelshuffle",)
     row_type = "Pixel shuffle"
@@ -243,14 +238,9 @@ class PixelShuffle(LayerKind):
         where = lambda y: (y * ratio).__floor__()  # noqa: E731
         return (resampling_step(ratio, where, where),) * (len(input_shapes[0]) - 1)
 
-    def cost(self, node, input_shapes):
-        return Cost(0, 0)  # moves data: no arithmetic
-
-    def saved_for_backward(self, node, input_shapes, needs_grad):
-        return NOTHING_SAVED
 
 
-class ZeroPad(LayerKind):
+class ZeroPad(MovesData, LayerKind):
     torch_template = "nn.ZeroPad{n}d"
     row_type = "Zero padding"
     summary = "zero padding: an int, or (left, right[, top, bottom[, front, back]]) from the last axis"
@@ -288,14 +278,9 @@ class ZeroPad(LayerKind):
         pairs = (pad,) * (2 * rank) if isinstance(pad, int) else pad
         return tuple((1, 1, pairs[2 * (rank - 1 - axis)]) for axis in range(rank))
 
-    def cost(self, node, input_shapes):
-        return Cost(0, 0)  # moves data: no arithmetic
-
-    def saved_for_backward(self, node, input_shapes, needs_grad):
-        return NOTHING_SAVED
 
 
-class ChannelShuffle(LayerKind):
+class ChannelShuffle(MovesData, LayerKind):
     torch_template = "nn.ChannelShuffle"
     names = ("channelshuffle",)
     row_type = "Channel shuffle"
@@ -311,11 +296,6 @@ class ChannelShuffle(LayerKind):
             raise LayerError("E302", f"channelshuffle: channels ({shape[0]}) are not divisible by groups ({args['groups']})", arg="groups")
         return Inferred("ChannelShuffle", dict(groups=args["groups"]), (shape,))
 
-    def cost(self, node, input_shapes):
-        return Cost(0, 0)  # moves data: no arithmetic
-
-    def saved_for_backward(self, node, input_shapes, needs_grad):
-        return NOTHING_SAVED
 
 
 class Split(LayerKind):
