@@ -165,16 +165,18 @@ def _merge(node, incoming: list[_Path], shapes, by_id, diagnostics) -> _Path:
     reference = (local[0][2], _centre(local[0][1]))
     if any((jumps, _centre(path)) != reference for _, path, jumps in local[1:]):
         described = []
-        for index, path, jumps in local:
+        for number, (index, path, jumps) in enumerate(local, 1):
             value = node.inputs[index]
             source = by_id[value.node]
-            name = source.name + (f" (output {value.index + 1})" if len(source.outputs or ()) > 1 else "")
-            note = ", broadcast: one window for every output" if jumps != path.jump else ""
-            described.append(f"'{name}' r {_fmt(path.size)}, J {_fmt(jumps)}, centre {_fmt(_centre(path))}{note}")
+            which = f"output {value.index + 1} of " if len(source.outputs or ()) > 1 else ""
+            note = " (broadcast: one window for every output)" if jumps != path.jump else ""
+            described.append(
+                f"path {number} ({which}{source.op} '{source.name}'): r {_fmt(path.size)}, J {_fmt(jumps)}, "
+                f"centre {_fmt(_centre(path))}{note}"
+            )
         message = (
-            f"{node.op} '{node.name}' merges paths whose receptive fields are misaligned (different jump or "
-            f"centre), so its outputs do not all see the same window: {'; '.join(described)}; "
-            f"reported: the largest, r {_fmt(result.size)}"
+            f"{node.op} '{node.name}' merges misaligned paths (their jumps or centres differ), so its outputs "
+            f"do not all see the same window: {'; '.join(described)}; reported: the largest, r {_fmt(result.size)}"
         )
         diagnostics.append(warning("W403", message, node.span, _expansion_notes(node)))
     return result
