@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from math import prod
 
-
 Shape = tuple[int, ...]  # one sample's shape: (C, *spatial) or (features,)
 
 

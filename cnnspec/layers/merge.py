@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from math import prod
 
-from cnnspec.layers.base import MovesData, NOTHING_SAVED, Cost, Inferred, LayerError, LayerKind, Saved, format_shape
+from cnnspec.layers.base import NOTHING_SAVED, Cost, Inferred, LayerError, LayerKind, MovesData, Saved, format_shape
 
 
 def broadcast(shapes) -> tuple[int, ...] | None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from math import floor, prod
 
 from cnnspec.layers.base import (
-    MovesData,
     NOTHING_SAVED,
     ArgSpec,
     Cost,
     Inferred,
     LayerError,
     LayerKind,
+    MovesData,
     Saved,
     boolean,
     choice,
@@ -183,7 +183,7 @@ class Upsample(LayerKind):
                 steps.append(resampling_step(ratio, lambda y, q=ratio: floor(y * q), lambda y, q=ratio: floor(y * q)))
                 continue
             if mode == "nearest-exact":
-                where = lambda y, q=ratio: floor((y + Fraction(1, 2)) * q)  # noqa: E731
+                where = lambda y, q=ratio: floor((y + Fraction(1, 2)) * q)
                 steps.append(resampling_step(ratio, where, where))
                 continue
             if corners:
@@ -192,11 +192,11 @@ class Upsample(LayerKind):
                 shift = (ratio - 1) / 2  # s = (y + 1/2) q - 1/2 = y q + (q - 1)/2
             extra = 1 if mode == "bicubic" else 0
 
-            def first(y, q=ratio, shift=shift):
+            def first(y, q=ratio, shift=shift, extra=extra):
                 s = y * q + shift
                 return floor(s) - (extra if s != floor(s) else 0)
 
-            def last(y, q=ratio, shift=shift):
+            def last(y, q=ratio, shift=shift, extra=extra):
                 s = y * q + shift
                 return ceil(s) + (extra if s != floor(s) else 0)
 
@@ -233,9 +233,10 @@ class PixelShuffle(MovesData, LayerKind):
     def receptive_step(self, node, input_shapes):
         """Output y reads input y // r: a fractional stride 1/r, as nearest upsampling by r."""
         from fractions import Fraction
+        from math import floor
 
         ratio = Fraction(1, node.hparams["upscale_factor"])
-        where = lambda y: (y * ratio).__floor__()  # noqa: E731
+        where = lambda y: floor(y * ratio)
         return (resampling_step(ratio, where, where),) * (len(input_shapes[0]) - 1)
 
 
