@@ -23,10 +23,6 @@ class Source(NamedTuple):
     path: str
     text: str
 
-    def line_text(self, line: int) -> str:
-        lines = self.text.splitlines()
-        return lines[line - 1] if 0 < line <= len(lines) else ""
-
 
 def read_source(path: str) -> Source:
     """Read a .cnn file as UTF-8 (a BOM is accepted). Raises OSError or UnicodeDecodeError."""
