@@ -398,7 +398,7 @@ class Expander:
 
     def _expand_call(self, definition: Definition, call: Call, frame, scope, value, own_scope):
         if definition.name in self.stack:
-            chain = " -> ".join([*self.stack[self.stack.index(definition.name):], definition.name])
+            chain = " -> ".join([*self.stack[self.stack.index(definition.name) :], definition.name])
             self._report(error("E206", f"{definition.kind} '{definition.name}' is recursive ({chain})", call.span), frame)
             return None
         if len(self.stack) >= MAX_CALL_DEPTH:
@@ -467,8 +467,19 @@ class Expander:
         if len(self.graph.nodes) >= MAX_NODES:
             self._report(error("E211", f"the net has more than {MAX_NODES:,} layers", span), frame)
             raise ExpansionAborted
-        node = Node(len(self.graph.nodes), name, op, kind, hparams, tuple(inputs), outputs, params, buffers, span,
-                    tuple(s for _, s in frame.calls) if frame else ())
+        node = Node(
+            len(self.graph.nodes),
+            name,
+            op,
+            kind,
+            hparams,
+            tuple(inputs),
+            outputs,
+            params,
+            buffers,
+            span,
+            tuple(s for _, s in frame.calls) if frame else (),
+        )
         existing = self.names.get(name)
         reported = any(name.startswith(prefix) for prefix in self.duplicate_scopes)
         if existing is not None and not _reusable(existing, node) and not reported:

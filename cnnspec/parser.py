@@ -49,8 +49,24 @@ _STATEMENT_START = _LAYER_START | {"IF", "FOR", "INPUT"}
 _OPERATORS = {"STAR", "ADD_OP", "MUL_OP", "COMP_OP", "AND", "OR"}
 _DEFINITION_KEYWORDS = {"NET", "BLOCK", "MODULE"}
 # The order of the phrases in "expected ...": the likeliest fix first.
-_ORDER = ["')'", "','", "'->'", "':'", "'='", "'..'", "a value", "a layer", "a statement", "a definition (net, block or module)",
-          "an operator", "'*'", "'{'", "'}'", "a new line", "the end of the file"]
+_ORDER = [
+    "')'",
+    "','",
+    "'->'",
+    "':'",
+    "'='",
+    "'..'",
+    "a value",
+    "a layer",
+    "a statement",
+    "a definition (net, block or module)",
+    "an operator",
+    "'*'",
+    "'{'",
+    "'}'",
+    "a new line",
+    "the end of the file",
+]
 _CLOSERS = {"RPAR": "LPAR", "RBRACE": "LBRACE"}
 _DEFINITION_START = re.compile(r"^[ \t]*(net|block|module)[ \t]+[^\W\d]\w*", re.MULTILINE)
 

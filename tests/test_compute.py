@@ -193,7 +193,9 @@ def conv_nets(draw) -> str:
         channels = out
     if draw(st.booleans()):
         lines.append("flatten")
-        lines += [f"linear({draw(st.integers(1, 9))}, bias={draw(st.sampled_from(['true', 'false']))})" for _ in range(draw(st.integers(1, 2)))]
+        lines += [
+            f"linear({draw(st.integers(1, 9))}, bias={draw(st.sampled_from(['true', 'false']))})" for _ in range(draw(st.integers(1, 2)))
+        ]
     return "net R {\n    " + "\n    ".join(lines) + "\n}\n"
 
 

@@ -243,8 +243,11 @@ def test_a_bad_value_is_reported_once():
         ("net A {\n    input 3x32x32\n    conv(1" + " + 1" * 5000 + ", k=3)\n}\n", "E102"),
         ("net A {\n    input 3x32x32\n    conv(" + "not " * 3000 + "1, k=3)\n}\n", "E102"),
         ("net A {\n    input 3x32x32\n    " + "{" * 101 + "relu" + "}" * 101 + "\n}\n", "E102"),
-        ("".join(f"block b{i} {{\n    b{i + 1}\n}}\n" for i in range(100)) + "block b100 {\n    relu\n}\n"
-         "net A {\n    input 3x32x32\n    b0\n}\n", "E102"),
+        (
+            "".join(f"block b{i} {{\n    b{i + 1}\n}}\n" for i in range(100)) + "block b100 {\n    relu\n}\n"
+            "net A {\n    input 3x32x32\n    b0\n}\n",
+            "E102",
+        ),
     ],
     ids=["huge-number", "deep-unary", "long-sum", "deep-not", "deep-braces", "deep-blocks"],
 )

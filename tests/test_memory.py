@@ -170,8 +170,12 @@ LAYERS = [
 
 # torch has no CPU kernel for these in bfloat16, so there is nothing to measure them against.
 NO_CPU_BFLOAT16 = {("lrn(3)", "4x6x6"), ("avgpool(2)", "4x4x4x4")}
-CASES = [(layer, shape, dtype) for dtype in ("float32", "bfloat16") for layer, shape in LAYERS
-         if dtype == "float32" or (layer, shape) not in NO_CPU_BFLOAT16]
+CASES = [
+    (layer, shape, dtype)
+    for dtype in ("float32", "bfloat16")
+    for layer, shape in LAYERS
+    if dtype == "float32" or (layer, shape) not in NO_CPU_BFLOAT16
+]
 
 
 @pytest.mark.parametrize("layer, shape, dtype", CASES, ids=[f"{layer}@{shape}-{dtype}" for layer, shape, dtype in CASES])
@@ -234,11 +238,14 @@ def test_resnet50_worked_example():
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-@pytest.mark.parametrize("name, make", [
-    ("sgd", lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)),
-    ("adam", lambda p: torch.optim.Adam(p)),
-    ("adamw", lambda p: torch.optim.AdamW(p)),
-])
+@pytest.mark.parametrize(
+    "name, make",
+    [
+        ("sgd", lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)),
+        ("adam", lambda p: torch.optim.Adam(p)),
+        ("adamw", lambda p: torch.optim.AdamW(p)),
+    ],
+)
 def test_optimizer_state_matches_torch(name, make, dtype):
     graph = analyze(read_source(os.path.join(ROOT, "examples", "lenet5.cnn"))).graph
     net = ReferenceNet(graph, device="cpu").to(TORCH_DTYPES[dtype]).train()

@@ -187,8 +187,14 @@ def test_vgg16_is_212_not_308():
 
 @pytest.mark.parametrize(
     "example, node, size",
-    [("alexnet", "avgpool", 195), ("vgg16", "avgpool", 212), ("vgg19", "avgpool", 268), ("resnet18", "layer4.1.relu", 435),
-     ("resnet50", "layer4.2.relu", 427), ("mobilenet_v2", "features.18.2", 491)],
+    [
+        ("alexnet", "avgpool", 195),
+        ("vgg16", "avgpool", 212),
+        ("vgg19", "avgpool", 268),
+        ("resnet18", "layer4.1.relu", 435),
+        ("resnet50", "layer4.2.relu", 427),
+        ("mobilenet_v2", "features.18.2", 491),
+    ],
 )
 def test_published_values(example, node, size):
     graph = checked(read_source(os.path.join(ROOT, "examples", f"{example}.cnn")).text)
@@ -221,7 +227,9 @@ def test_partial_and_global_pooling():
     rfs, _ = receptive_fields(graph)
     # pooling one axis to 1: an ordinary pool, kernel = stride = 8 on it
     assert rfs[graph.nodes[2].id] == RF((8, 2), (8, 2), (0, 0), (Fraction(7, 2), Fraction(1, 2)), False)
-    assert graph.nodes[3].op == "AdaptiveAvgPool2d" and rfs[graph.nodes[3].id] == RF((8, 6), (8, 6), (0, 0), (Fraction(7, 2), Fraction(5, 2)), True)
+    assert graph.nodes[3].op == "AdaptiveAvgPool2d" and rfs[graph.nodes[3].id] == RF(
+        (8, 6), (8, 6), (0, 0), (Fraction(7, 2), Fraction(5, 2)), True
+    )
 
 
 # ---- whole input, warnings, records ----------------------------------------------------
@@ -315,9 +323,31 @@ def test_graph_with_errors_is_tolerated():
 # ---- the oracle ----------------------------------------------------------------------
 
 IDENTITY_OPS = {
-    "ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "SiLU", "Hardswish", "Hardsigmoid", "Sigmoid", "Tanh", "PReLU",
-    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "GroupNorm",
-    "LayerNorm", "LocalResponseNorm", "Dropout", "Identity", "StochasticDepth", "ChannelShuffle", "LayerScale",
+    "ReLU",
+    "ReLU6",
+    "LeakyReLU",
+    "ELU",
+    "GELU",
+    "SiLU",
+    "Hardswish",
+    "Hardsigmoid",
+    "Sigmoid",
+    "Tanh",
+    "PReLU",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "GroupNorm",
+    "LayerNorm",
+    "LocalResponseNorm",
+    "Dropout",
+    "Identity",
+    "StochasticDepth",
+    "ChannelShuffle",
+    "LayerScale",
 }  # normalisation counts as elementwise (statistics held fixed), as the issue specifies
 
 
@@ -807,18 +837,34 @@ def test_random_sequential_nets(data):
 
 
 SAME = [
-    "identity", "conv(4, k=3, pad=1)", "conv(4, k=(5, 3), pad=(2, 1))", "conv(4, k=3, pad=2, dilation=2)",
-    "conv(4, k=2, pad='same')", "maxpool(3, stride=1, pad=1)", "avgpool(3, stride=1, pad=1)",
-    "zeropad((1, 0, 1, 0)) -> conv(4, k=2)", "zeropad((2, 0, 0, 2)) -> conv(4, k=3)",
-    "upsample(scale=2) -> avgpool(2)", "convtranspose(4, k=2, stride=2) -> maxpool(2)", "convtranspose(4, k=3, pad=1)",
+    "identity",
+    "conv(4, k=3, pad=1)",
+    "conv(4, k=(5, 3), pad=(2, 1))",
+    "conv(4, k=3, pad=2, dilation=2)",
+    "conv(4, k=2, pad='same')",
+    "maxpool(3, stride=1, pad=1)",
+    "avgpool(3, stride=1, pad=1)",
+    "zeropad((1, 0, 1, 0)) -> conv(4, k=2)",
+    "zeropad((2, 0, 0, 2)) -> conv(4, k=3)",
+    "upsample(scale=2) -> avgpool(2)",
+    "convtranspose(4, k=2, stride=2) -> maxpool(2)",
+    "convtranspose(4, k=3, pad=1)",
 ]
 HALVE = [
-    "conv(4, k=1, stride=2)", "conv(4, k=3, stride=2, pad=1)", "maxpool(2)", "avgpool(2)", "conv(4, k=2, stride=2)",
-    "zeropad((1, 0, 1, 0)) -> conv(4, k=3, stride=2)", "conv(4, k=(4, 2), stride=2, pad=(1, 0))",
+    "conv(4, k=1, stride=2)",
+    "conv(4, k=3, stride=2, pad=1)",
+    "maxpool(2)",
+    "avgpool(2)",
+    "conv(4, k=2, stride=2)",
+    "zeropad((1, 0, 1, 0)) -> conv(4, k=3, stride=2)",
+    "conv(4, k=(4, 2), stride=2, pad=(1, 0))",
 ]
 DOUBLE = [
-    "convtranspose(4, k=2, stride=2)", "upsample(scale=2)", "upsample(scale=2, mode='bilinear')",
-    "convtranspose(4, k=4, stride=2, pad=1)", "convtranspose(4, k=3, stride=2, pad=1, output_padding=1)",
+    "convtranspose(4, k=2, stride=2)",
+    "upsample(scale=2)",
+    "upsample(scale=2, mode='bilinear')",
+    "convtranspose(4, k=4, stride=2, pad=1)",
+    "convtranspose(4, k=3, stride=2, pad=1, output_padding=1)",
     "conv(16, k=1) -> pixelshuffle(2)",
 ]
 
@@ -850,5 +896,3 @@ def test_random_nets_were_measured():
     """The random tests above measured windows, most of them exactly or tight (not just contained)."""
     if STATS["nets"]:
         assert STATS["nodes"] > 3 * STATS["nets"] and STATS["tight"] > STATS["nodes"] // 2, STATS
-
-

@@ -129,7 +129,11 @@ def memory(graph: Graph, dtype: str = "float32", batch: int = 1, optimizer: str 
     saved = saved_tensors(graph, dtype, batch)
     # in the backward pass a layer turns its output gradient into its input gradients: both alive at once
     gradient_pair = max(
-        (activation[node.id] + sum(_value_bytes(graph, value, width, batch) for value in node.inputs) for node in graph.nodes if node.inputs),
+        (
+            activation[node.id] + sum(_value_bytes(graph, value, width, batch) for value in node.inputs)
+            for node in graph.nodes
+            if node.inputs
+        ),
         default=0,
     )
     breakdown = {

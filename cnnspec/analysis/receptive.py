@@ -214,7 +214,9 @@ def _coverage_warning(graph: Graph, by_id, paths, image) -> Diagnostic | None:
     r = _fmt(path.size)
     smaller = any(r_axis < size for r_axis, size in zip(path.size, image))
     why = f"smaller than the input {_fmt(image)}" if smaller else f"but no unit's window covers the whole input {_fmt(image)}"
-    message = f"the classifier never sees the whole image: the receptive field of the last spatial layer, {last.op} '{last.name}', is {r}, {why}"
+    message = (
+        f"the classifier never sees the whole image: the receptive field of the last spatial layer, {last.op} '{last.name}', is {r}, {why}"
+    )
     return warning("W404", message, last.span, _expansion_notes(last))
 
 
@@ -238,7 +240,7 @@ def _exact(value):
 def _record(path: _Path, image: tuple) -> RF:
     if not path.local:
         return RF(image, image, (0,) * len(image), tuple(_exact(Fraction(n - 1, 2)) for n in image), True)
-    normal = (lambda values: tuple(_exact(v) for v in values))
+    normal = lambda values: tuple(_exact(v) for v in values)
     return RF(normal(path.size), normal(path.jump), normal(path.padding), normal(_centre(path)), path.whole)
 
 

@@ -49,7 +49,9 @@ class PReLU(Activation):
         channels = inputs[0][0]
         count = args["num_parameters"]
         if count not in (1, channels):
-            raise LayerError("E202", f"prelu: num_parameters must be 1 or the channel count ({channels}), got {count}", arg="num_parameters")
+            raise LayerError(
+                "E202", f"prelu: num_parameters must be 1 or the channel count ({channels}), got {count}", arg="num_parameters"
+            )
         return Inferred("PReLU", dict(args), inputs[:1], count)
 
 

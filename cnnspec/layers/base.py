@@ -278,9 +278,7 @@ def expand_axes(kind: LayerKind, arg: str, value, rank: int) -> tuple[int, ...]:
     """Turn an int or per-axis tuple into a tuple of length `rank`."""
     if isinstance(value, tuple):
         if len(value) != rank:
-            raise LayerError(
-                "E202", f"{kind.name}: '{arg}' has {len(value)} values but the input has {rank} spatial axes", arg=arg
-            )
+            raise LayerError("E202", f"{kind.name}: '{arg}' has {len(value)} values but the input has {rank} spatial axes", arg=arg)
         return value
     return (value,) * rank
 

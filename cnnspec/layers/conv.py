@@ -216,7 +216,8 @@ class ConvTranspose(LayerKind):
         for op, s, d in zip(axes["output_padding"], axes["stride"], axes["dilation"]):
             if op >= max(s, d):
                 raise LayerError(
-                    "E202", f"{self.name}: output_padding ({op}) must be smaller than either stride ({s}) or dilation ({d})",
+                    "E202",
+                    f"{self.name}: output_padding ({op}) must be smaller than either stride ({s}) or dilation ({d})",
                     arg="output_padding",
                 )
         out = tuple(
@@ -247,9 +248,7 @@ class ConvTranspose(LayerKind):
 
         h, rank = node.hparams, len(input_shapes[0]) - 1
         axes = (hparam_axes(h[name], rank) for name in ("kernel_size", "stride", "padding", "dilation"))
-        return tuple(
-            (Fraction(d * (k - 1), s) + 1, Fraction(1, s), Fraction(d * (k - 1) - p, s)) for k, s, p, d in zip(*axes)
-        )
+        return tuple((Fraction(d * (k - 1), s) + 1, Fraction(1, s), Fraction(d * (k - 1) - p, s)) for k, s, p, d in zip(*axes))
 
     def cost(self, node, input_shapes):
         """MACs as torch's flop counter: in elements x kernel volume x out_channels/groups; bias adds are other ops."""

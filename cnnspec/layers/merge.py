@@ -87,13 +87,11 @@ class Cat(MovesData, LayerKind):
         return Inferred("Cat", dict(dim=1), ((sum(s[0] for s in inputs), *first[1:]),))
 
 
-
 class Input(MovesData, LayerKind):
     torch_template = "the forward's input"
     names = ("input",)
     row_type = "Input"
     summary = "the network input, one sample's shape"
-
 
 
 KINDS = [Elementwise("add", "Add", "Addition", "torch.add"), Elementwise("mul", "Mul", "Multiplication", "torch.mul"), Cat()]

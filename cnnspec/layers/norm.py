@@ -97,8 +97,9 @@ class InstanceNorm(LayerKind):
             # torch normalises each sample's channel over its spatial elements; with one there is
             # nothing to normalise, and training raises "Expected more than 1 spatial element".
             raise LayerError(
-                "E307", f"{self.name}: the input {format_shape(shape)} has a single spatial element per channel; "
-                "torch's instance norm needs more than one (it raises when training)"
+                "E307",
+                f"{self.name}: the input {format_shape(shape)} has a single spatial element per channel; "
+                "torch's instance norm needs more than one (it raises when training)",
             )
         channels = shape[0]
         params = 2 * channels if args["affine"] else 0
@@ -158,10 +159,12 @@ class LayerNorm(LayerKind):
         (shape,) = inputs
         wanted = args["shape"]
         normalized = shape if wanted is None else (wanted if isinstance(wanted, tuple) else (wanted,))
-        if len(normalized) > len(shape) or tuple(shape[len(shape) - len(normalized):]) != tuple(normalized):
+        if len(normalized) > len(shape) or tuple(shape[len(shape) - len(normalized) :]) != tuple(normalized):
             raise LayerError(
-                "E307", f"layernorm: normalized shape {format_shape(normalized)} does not match the trailing axes "
-                f"of the input {format_shape(shape)}", arg="shape"
+                "E307",
+                f"layernorm: normalized shape {format_shape(normalized)} does not match the trailing axes "
+                f"of the input {format_shape(shape)}",
+                arg="shape",
             )
         affine = args["elementwise_affine"]
         params = prod(normalized) * (affine + (affine and args["bias"]))

@@ -59,21 +59,22 @@ class Pool(LayerKind):
         dilation = expand_axes(self, "dilation", args.get("dilation", 1), rank)
         for k, p in zip(kernel, pad):
             if p > k // 2:
-                raise LayerError(
-                    "E301", f"{self.name}: padding {p} is larger than half the kernel size {k}; torch rejects it", arg="pad"
-                )
+                raise LayerError("E301", f"{self.name}: padding {p} is larger than half the kernel size {k}; torch rejects it", arg="pad")
         if self.family == "Avg" and rank == 3 and any(s < k for s, k in zip(shape[1:], kernel)):
             # torch's avg_pool3d alone checks the unpadded input against the kernel
             raise LayerError(
-                "E307", f"{self.name}: torch's 3-D average pooling needs the input {format_shape(shape[1:])} to be at "
-                f"least the kernel {format_shape(kernel)} on every axis, padding aside", arg="k"
+                "E307",
+                f"{self.name}: torch's 3-D average pooling needs the input {format_shape(shape[1:])} to be at "
+                f"least the kernel {format_shape(kernel)} on every axis, padding aside",
+                arg="k",
             )
         ceil = args["ceil_mode"]
         out = tuple(window_output(s, k, st, p, d, ceil) for s, k, st, p, d in zip(shape[1:], kernel, stride, pad, dilation))
         if min(out) < 1:
             raise LayerError(
-                "E300", f"{self.name}: output size {format_shape(out)} is below 1: kernel {format_shape(kernel)} "
-                f"with padding {format_shape(pad)} does not fit the input {format_shape(shape)}"
+                "E300",
+                f"{self.name}: output size {format_shape(out)} is below 1: kernel {format_shape(kernel)} "
+                f"with padding {format_shape(pad)} does not fit the input {format_shape(shape)}",
             )
         hparams = dict(kernel_size=torch_int_or_tuple(kernel), stride=torch_int_or_tuple(stride), padding=torch_int_or_tuple(pad))
         if self.family == "Max":
@@ -151,9 +152,7 @@ class AdaptivePool(LayerKind):
     def cost(self, node, input_shapes):
         """torch's adaptive windows, exactly: output i of an axis of size n covers floor(i*n/o)..ceil((i+1)*n/o)."""
         channels, *sizes = input_shapes[0]
-        reads = channels * prod(
-            sum(-(-(i + 1) * n // o) - i * n // o for i in range(o)) for n, o in zip(sizes, node.output[1:])
-        )
+        reads = channels * prod(sum(-(-(i + 1) * n // o) - i * n // o for i in range(o)) for n, o in zip(sizes, node.output[1:]))
         return Cost(0, reads - (prod(node.output) if self.family == "Max" else 0))
 
     def saved_for_backward(self, node, input_shapes, needs_grad):

@@ -57,7 +57,6 @@ class Flatten(MovesData, LayerKind):
         reading the whole input (None). A flatten that joins nothing is the identity."""
         return super().receptive_step(node, input_shapes) if node.output == input_shapes[0] else None
 
-
     def aliases(self, node):
         return {0: 0}  # a view
 
@@ -141,9 +140,15 @@ class Upsample(LayerKind):
         rank = spatial_rank(self, shape, None)
         mode, scale, size = args["mode"], args["scale"], args["size"]
         if mode in self._MODE_RANK and self._MODE_RANK[mode] != rank:
-            raise LayerError("E306", f"upsample: mode '{mode}' needs {self._MODE_RANK[mode]} spatial axes, the input {format_shape(shape)} has {rank}", arg="mode")
+            raise LayerError(
+                "E306",
+                f"upsample: mode '{mode}' needs {self._MODE_RANK[mode]} spatial axes, the input {format_shape(shape)} has {rank}",
+                arg="mode",
+            )
         if args["align_corners"] is not None and mode not in self._MODE_RANK:
-            raise LayerError("E202", "upsample: align_corners only applies to linear, bilinear, bicubic and trilinear modes", arg="align_corners")
+            raise LayerError(
+                "E202", "upsample: align_corners only applies to linear, bilinear, bicubic and trilinear modes", arg="align_corners"
+            )
         if (scale is None) == (size is None):
             raise LayerError("E203", "upsample: give exactly one of `scale` and `size`")
         if size is not None:
@@ -240,7 +245,6 @@ class PixelShuffle(MovesData, LayerKind):
         return (resampling_step(ratio, where, where),) * (len(input_shapes[0]) - 1)
 
 
-
 class ZeroPad(MovesData, LayerKind):
     torch_template = "nn.ZeroPad{n}d"
     row_type = "Zero padding"
@@ -264,8 +268,10 @@ class ZeroPad(MovesData, LayerKind):
             size = out[rank - 1 - axis]
             if size + min(before, 0) + min(after, 0) < 0:  # torch crops (negative padding) before it pads
                 raise LayerError(
-                    "E300", f"{self.name}: the negative padding ({before}, {after}) crops more than the {size} "
-                    f"pixels of spatial axis {rank - 1 - axis}", arg="pad"
+                    "E300",
+                    f"{self.name}: the negative padding ({before}, {after}) crops more than the {size} "
+                    f"pixels of spatial axis {rank - 1 - axis}",
+                    arg="pad",
                 )
             out[rank - 1 - axis] = size + before + after
         if min(out) < 1:
@@ -278,7 +284,6 @@ class ZeroPad(MovesData, LayerKind):
         rank, pad = len(input_shapes[0]) - 1, node.hparams["padding"]
         pairs = (pad,) * (2 * rank) if isinstance(pad, int) else pad
         return tuple((1, 1, pairs[2 * (rank - 1 - axis)]) for axis in range(rank))
-
 
 
 class ChannelShuffle(MovesData, LayerKind):
@@ -296,7 +301,6 @@ class ChannelShuffle(MovesData, LayerKind):
         if shape[0] % args["groups"]:
             raise LayerError("E302", f"channelshuffle: channels ({shape[0]}) are not divisible by groups ({args['groups']})", arg="groups")
         return Inferred("ChannelShuffle", dict(groups=args["groups"]), (shape,))
-
 
 
 class Split(LayerKind):
@@ -372,7 +376,8 @@ KINDS = [
     Passthrough(("dropout",), "Dropout", (ArgSpec("p", probability, 0.5), ArgSpec("inplace", boolean, False)), "dropout", "Dropout"),
     Passthrough(("identity",), "Identity", summary="does nothing (a placeholder)"),
     Passthrough(
-        ("stochasticdepth", "droppath"), "StochasticDepth",
+        ("stochasticdepth", "droppath"),
+        "StochasticDepth",
         (ArgSpec("p", probability), ArgSpec("mode", choice("row", "batch"), "row")),
         "drops the whole residual branch with probability p (per sample in 'row' mode)",
         "Stochastic depth",

@@ -55,7 +55,9 @@ def _activations_cell(row, measures) -> str:
 
 COLUMNS = {
     "index": Column("#", "Layer No.", True, lambda row, m: "" if row.index is None else str(row.index)),
-    "name": Column("name", "Name", False, lambda row, m: row.head.name if len(row.nodes) == 1 else f"{row.head.name} (+{len(row.nodes) - 1})"),
+    "name": Column(
+        "name", "Name", False, lambda row, m: row.head.name if len(row.nodes) == 1 else f"{row.head.name} (+{len(row.nodes) - 1})"
+    ),
     "type": Column("type", "Type of Layer", False, lambda row, m: row.type),
     "layers": Column("layers", "Layers", False, lambda row, m: " + ".join(dict.fromkeys(node.op for node in row.nodes))),
     "output": Column("output", "Output Dimension", True, lambda row, m: format_outputs(row.outputs)),

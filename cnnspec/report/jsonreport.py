@@ -78,7 +78,9 @@ def report_json(analysis, rows, totals, measures=None, compute=None) -> dict:
     }
     if compute is not None and measures is not None:
         memory = measures.memory
-        totals.update(macs=compute.macs, other_ops=compute.other_ops, param_bytes=memory.param_bytes, train_step_bytes=memory.train_step_bytes)
+        totals.update(
+            macs=compute.macs, other_ops=compute.other_ops, param_bytes=memory.param_bytes, train_step_bytes=memory.train_step_bytes
+        )
         totals["unknown_cost_nodes"] = list(compute.unknown)
         report["memory"] = {"dtype": memory.dtype, "batch": memory.batch, "optimizer": memory.optimizer, **memory.breakdown}
     return report

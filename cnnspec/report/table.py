@@ -23,11 +23,15 @@ def totals_lines(totals, compute=None, memory=None) -> list[str]:
     ]
     if compute is not None:
         unknown = f" (+ {len(compute.unknown)} layers of unknown cost)" if compute.unknown else ""
-        lines.append(f"MACs:       {format_si(compute.macs)} ({format_count(compute.macs)}); other ops {format_si(compute.other_ops)}{unknown}")
+        lines.append(
+            f"MACs:       {format_si(compute.macs)} ({format_count(compute.macs)}); other ops {format_si(compute.other_ops)}{unknown}"
+        )
     if memory is not None:
         parts = ", ".join(f"{key.replace('_', ' ')} {format_bytes(value)}" for key, value in memory.breakdown.items() if value)
         lines.append(f"memory:     parameters {format_bytes(memory.param_bytes)} ({memory.dtype})")
-        lines.append(f"            one training step at batch {memory.batch} with {memory.optimizer}: {format_bytes(memory.train_step_bytes)} ({parts})")
+        lines.append(
+            f"            one training step at batch {memory.batch} with {memory.optimizer}: {format_bytes(memory.train_step_bytes)} ({parts})"
+        )
     return lines
 
 
