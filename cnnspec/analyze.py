@@ -6,7 +6,7 @@ import keyword
 
 from cnnspec.analysis.compute import costs
 from cnnspec.analysis.receptive import receptive_fields
-from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, warning
+from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, position, warning
 from cnnspec.expand import Expander
 from cnnspec.ir import Graph, Shape, Value
 from cnnspec.parser import parse
@@ -51,7 +51,7 @@ def analyze(source: Source, net: str | None = None, input_shape: Shape | None = 
             result.receptive, receptive_warnings = receptive_fields(result.graph)
             result.diagnostics.extend(receptive_warnings)
             result.costs = costs(result.graph)
-    result.diagnostics.sort(key=lambda d: (d.span.line, d.span.column) if d.span else (0, 0))
+    result.diagnostics.sort(key=position)
     result.diagnostics = _unique(result.diagnostics)
     return result
 

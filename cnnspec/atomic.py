@@ -10,9 +10,11 @@ def write_atomic(path: str, text: str) -> None:
     """Write `text` (UTF-8) to `path` in one step; on any failure the old file is untouched.
 
     The temporary file lives in the target's directory, so the final os.replace is a rename
-    on one file system. An existing file keeps its permission bits.
+    on one file system. An existing file keeps its permission bits; a symbolic link is written
+    through (the file it points to is replaced, the link kept).
     """
-    directory = os.path.dirname(os.path.abspath(path))
+    path = os.path.realpath(path)
+    directory = os.path.dirname(path)
     handle, temporary = tempfile.mkstemp(prefix=".cnnspec-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:

@@ -46,6 +46,9 @@ CODES = {
     "W402": "conv bias followed by batch norm",
     "W403": "merged paths with misaligned receptive fields (different jump or centre)",
     "W404": "the last spatial layer's receptive field does not cover the input",
+    "E500": "expectation failed (a contract on the net's totals)",
+    "E501": "invalid expectation (unknown quantity or not a comparison)",
+    "E502": "expectation outside a net",
 }
 
 
@@ -64,6 +67,12 @@ class Diagnostic(NamedTuple):
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
+
+
+def position(diagnostic: Diagnostic) -> tuple[int, int]:
+    """The sort key that lists diagnostics in file order (those without a place first)."""
+    span = diagnostic.span
+    return (span.line, span.column) if span else (0, 0)
 
 
 def error(code: str, message: str, span: Span | None, notes=()) -> Diagnostic:
@@ -116,7 +125,7 @@ def _display(text: str) -> tuple[str, list[int]]:
     return "".join(shown), starts
 
 
-def _caret_lines(source: Source, span: Span) -> list[str]:
+def _caret_lines(source: Source, span: Span, highlight=None) -> list[str]:
     text = _line_text(source, span.line)
     column, end = span.column, span.end_column if span.end_line == span.line else len(text) + 1
     # A very long line is shown in part: from a little before the caret, at most MAX_SHOWN characters.
@@ -134,16 +143,21 @@ def _caret_lines(source: Source, span: Span) -> list[str]:
 
     left = column_at(column)
     width = max(1, column_at(max(end, column)) - left)
-    return [(gutter + shown).rstrip(), " " * (len(gutter) + left) + "^" * width]
+    code = shown.rstrip()
+    excerpt = (gutter + (highlight(code) if highlight and code else code)).rstrip()
+    return [excerpt, " " * (len(gutter) + left) + "^" * width]
 
 
-def render(diagnostic: Diagnostic, source: Source) -> str:
-    """A compiler-style plain-text rendering: place, message, source line, caret, notes."""
+def render(diagnostic: Diagnostic, source: Source, highlight=None) -> str:
+    """A compiler-style plain-text rendering: place, message, source line, caret, notes.
+
+    `highlight` (text -> the same text with colour escapes) colours the source line shown.
+    """
     span = diagnostic.span
     where = f"{source.path}:{span.line}:{span.column}" if span else source.path
     lines = [f"{where}: {diagnostic.severity.value}[{diagnostic.code}]: {diagnostic.message}"]
     if span:
-        lines += _caret_lines(source, span)
+        lines += _caret_lines(source, span, highlight)
     for note in diagnostic.notes:
         place = f"{source.path}:{note.span.line}:{note.span.column}: " if note.span else ""
         lines.append(f"  = note: {place}{note.message}")

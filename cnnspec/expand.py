@@ -9,13 +9,15 @@ labelled, when the label becomes a submodule holding their layers.
 from __future__ import annotations
 
 import keyword
+from math import prod
 
+from cnnspec.bounds import LayerBound, assigned_names
 from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, warning
-from cnnspec.expressions import UNKNOWN, evaluate, suggest
-from cnnspec.ir import Graph, Node, Shape, Value
+from cnnspec.expressions import INT_LIMIT, UNKNOWN, evaluate, suggest
+from cnnspec.ir import Graph, Node, Shape, SubmoduleInfo, Value
 from cnnspec.layers import INPUT, MERGES, REGISTRY, LayerError, LayerKind
 from cnnspec.source import Span
-from cnnspec.syntax import Assign, Call, Chain, Definition, For, Group, If, InputDecl, InputRef, Item, Merge, Paren
+from cnnspec.syntax import Assign, Call, Chain, Definition, Expect, For, Group, If, InputDecl, InputRef, Item, Merge, Paren
 
 MAX_NODES = 1_000_000
 MAX_CALL_DEPTH = 64  # blocks calling blocks; deeper would exhaust Python's stack
@@ -60,12 +62,14 @@ class Expander:
         self.definitions = definitions
         self.diagnostics = diagnostics
         self.stack: list[str] = []
+        self.bound = LayerBound(definitions, MAX_CALL_DEPTH)
 
     # ---- entry point --------------------------------------------------------------
 
     def expand(self, net: Definition, input_shape: Shape | None = None) -> Graph:
         self.graph = Graph(net.name)
         self.names: dict[str, Node] = {}
+        self.functional_suffixes: dict[str, int] = {}  # "add" -> the last suffix given, so naming stays linear
         self.label_spans: dict[str, Span] = {}  # where each labelled layer or submodule was named
         self.scopes: dict[str, Span] = {}  # labelled submodules: full name -> its label
         self.duplicate_scopes: set[str] = set()  # prefixes of submodules already reported as duplicates
@@ -114,6 +118,10 @@ class Expander:
             message = f"input expects 1 to 4 positive integer sizes (C, C x L, C x H x W or C x D x H x W), got {dims}"
             self._report(error("E202", message, declared.span), frame)
             return None
+        if _too_many_elements(dims):
+            message = f"an input of {' × '.join(map(str, dims))} has more elements than a 64-bit size can count"
+            self._report(error("E202", message, declared.span), frame)
+            return None
         return tuple(dims)
 
     # ---- statements -----------------------------------------------------------------
@@ -137,10 +145,21 @@ class Expander:
             return self._statements(branch, frame, scope, flow)
         if isinstance(statement, For):
             return self._for(statement, frame, scope, flow)
+        if isinstance(statement, Expect):
+            self._expect(statement, frame)
+            return flow
         assert isinstance(statement, InputDecl)
         where = f"not in {frame.calls[-1][0]!r}" if frame.calls else "and a net has only one"
         self._report(error("E212", f"`input` may only be the first statement of a net, {where}", statement.span), frame)
         return flow
+
+    def _expect(self, statement: Expect, frame: Frame) -> None:
+        """Kept with the names in scope (net parameters, loop variables); checked after analysis."""
+        if frame.calls:
+            message = f"`expect` states a contract on the whole net, so it belongs in a net, not in {frame.calls[-1][0]!r}"
+            self._report(error("E502", message, statement.span), frame)
+            return
+        self.graph.expectations.append((statement, dict(frame.values)))
 
     def _assign(self, statement: Assign, frame, scope, flow):
         value = self._chain(statement.chain, frame, scope, flow)
@@ -163,7 +182,7 @@ class Expander:
 
     def _poison(self, statement, frame: Frame) -> None:
         """A statement that cannot be expanded: the tensors it would name become unknown."""
-        for name in _assigned_names(statement):
+        for name in assigned_names(statement):
             frame.tensors[name] = None
 
     def _for(self, statement: For, frame, scope, flow):
@@ -179,6 +198,7 @@ class Expander:
             self._poison(statement, frame)
             return None
         self._check_count(stop - start + 1, statement.span, frame)
+        self._check_layers((stop - start + 1) * self.bound.statements(statement.body, self._definition_name()), statement.span, frame)
         shadowed = statement.var in frame.values
         saved = frame.values.get(statement.var)
         for index in range(start, stop + 1):
@@ -203,6 +223,8 @@ class Expander:
             return self._tensor_reference(item, frame, first, value)
         times = 1 if item.repeat is None else self._repeat_count(item.repeat, frame)
         target = self._resolve(atom, frame)
+        if item.repeat is not None or isinstance(target, Definition):
+            self._check_layers(times * self.bound.atom(atom, self._definition_name()), item.span, frame)
         label = self._label(item, frame)
         label_span = (item.label.name_span or item.label.span) if label is not None else None
         own_scope = False
@@ -287,6 +309,16 @@ class Expander:
             self._report(error("E211", message, span), frame)
             raise ExpansionAborted
 
+    def _check_layers(self, at_least: int, span: Span, frame) -> None:
+        """Refuse, before expanding it, what would make more layers than the limit (cnnspec.bounds)."""
+        if len(self.graph.nodes) + at_least > MAX_NODES:
+            message = f"expanding this would exceed the limit of {MAX_NODES:,} layers (it makes at least {at_least:,})"
+            self._report(error("E211", message, span), frame)
+            raise ExpansionAborted
+
+    def _definition_name(self) -> str:
+        return self.stack[-1] if self.stack else self.graph.net
+
     # ---- atoms -----------------------------------------------------------------------
 
     def _atom(self, atom, target, frame, scope, value, label, own_scope, label_span=None):
@@ -326,6 +358,15 @@ class Expander:
             inferred = kind.infer(args, shapes)
         except LayerError as exc:
             self._report(error(exc.code, exc.message, (arg_spans or {}).get(exc.arg, span)), frame)
+            return None
+        oversized = next((shape for shape in inferred.outputs if _too_many_elements(shape)), None)
+        if oversized is not None:
+            message = f"the output, {' × '.join(map(str, oversized))}, has more elements than a 64-bit size can count"
+            self._report(error("E307", message, span), frame)
+            return None
+        if inferred.params > INT_LIMIT:
+            message = f"this layer would have {inferred.params:,} parameters, more than a 64-bit size can count"
+            self._report(error("E202", message, span), frame)
             return None
         if kind.functional:
             name = self._functional_name(name)
@@ -407,8 +448,9 @@ class Expander:
         values = self._bind_params(definition, call, frame)
         if values is None:
             return None
-        if definition.kind == "module" and not own_scope:
-            scope = scope.child(None)
+        if definition.kind == "module":
+            scope = scope if own_scope else scope.child(None)
+            self.graph.submodules[scope.prefix[:-1]] = SubmoduleInfo(definition.name, dict(values))
         inner = Frame(values=values, input=value, calls=frame.calls + ((definition.name, call.span),))
         self.stack.append(definition.name)
         try:
@@ -457,10 +499,12 @@ class Expander:
     # ---- the graph ---------------------------------------------------------------------
 
     def _functional_name(self, base: str) -> str:
-        name, suffix = base, 1
+        suffix = self.functional_suffixes.get(base, 1)  # names are never freed: no smaller suffix is free
+        name = base if suffix == 1 else f"{base}_{suffix}"
         while name in self.names:
             suffix += 1
             name = f"{base}_{suffix}"
+        self.functional_suffixes[base] = suffix
         return name
 
     def _add_node(self, name, kind, op, hparams, inputs, outputs, params, buffers, span, frame, label_span=None) -> Node:
@@ -520,17 +564,9 @@ def _show(value) -> str:
     return repr(value)
 
 
-def _assigned_names(node) -> set[str]:
-    """The tensor names assigned anywhere inside a statement."""
-    names: set[str] = set()
-    pending = [node]  # iterative: an expression may be thousands of levels deep
-    while pending:
-        node = pending.pop()
-        if isinstance(node, Assign):
-            names.update(name for name, _ in node.targets)
-        if isinstance(node, tuple):  # syntax nodes are named tuples; bodies are tuples
-            pending.extend(node)
-    return names
+def _too_many_elements(shape) -> bool:
+    """Whether one sample of this shape has more elements than torch's int64 sizes can count."""
+    return prod(shape) > INT_LIMIT
 
 
 def _truthy(value) -> bool:

@@ -57,11 +57,22 @@ class Node:
         return sum(prod(shape) for shape in self.outputs) if self.outputs else 0
 
 
+class SubmoduleInfo:
+    """A submodule made by a `module` definition: its name and the bound arguments of the call."""
+
+    __slots__ = ("definition", "arguments")
+
+    def __init__(self, definition: str, arguments: dict):
+        self.definition, self.arguments = definition, arguments
+
+
 class Graph:
     def __init__(self, net: str):
         self.net = net
         self.nodes: list[Node] = []
         self.output: Value | None = None
+        self.expectations: list = []  # (syntax.Expect, the names in scope there), checked by cnnspec check
+        self.submodules: dict[str, SubmoduleInfo] = {}  # module path -> the `module` definition call that made it
 
     @property
     def input_shape(self) -> Shape | None:

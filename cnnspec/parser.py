@@ -23,6 +23,7 @@ _TOKEN_WORDS = {
     "NAME": "a name",
     "INT": "an integer",
     "FLOAT": "a number",
+    "SUFFIXED": "a number",
     "STRING": "a string",
     "SHAPE": "a shape like 3x224x224",
     "_NL": "a new line",
@@ -43,9 +44,9 @@ _TOKEN_WORDS = {
     "COMP_OP": "a comparison",
     "$END": "the end of the file",
 }
-_EXPRESSION_START = {"INT", "FLOAT", "STRING", "NAME", "LPAR", "MINUS", "NOT", "TRUE", "FALSE", "NONE"}
+_EXPRESSION_START = {"INT", "SUFFIXED", "FLOAT", "STRING", "NAME", "LPAR", "MINUS", "NOT", "TRUE", "FALSE", "NONE"}
 _LAYER_START = {"NAME", "ADD", "CAT", "MUL", "IN", "LPAR", "LBRACE"}
-_STATEMENT_START = _LAYER_START | {"IF", "FOR", "INPUT"}
+_STATEMENT_START = _LAYER_START | {"IF", "FOR", "INPUT", "EXPECT"}
 _OPERATORS = {"STAR", "ADD_OP", "MUL_OP", "COMP_OP", "AND", "OR"}
 _DEFINITION_KEYWORDS = {"NET", "BLOCK", "MODULE"}
 # The order of the phrases in "expected ...": the likeliest fix first.
@@ -123,20 +124,16 @@ def lark_parser() -> Lark:
         return Lark(text, **options)
 
 
+# A comment (to the end of the line), a string (to its quote or the end of the line) or a bracket.
+_COMMENT_STRING_OR_BRACKET = re.compile(r"#[^\n]*|'[^'\n]*'?|\"[^\"\n]*\"?|[(){}]")
+
+
 def _code_brackets(text: str, start: int = 0):
     """(offset, char) of each bracket in `text` from `start`, skipping comments and strings."""
-    skip_to = None  # inside a comment (until a newline) or a string (until its quote or a newline)
-    for offset in range(start, len(text)):
-        char = text[offset]
-        if skip_to is not None:
-            if char == skip_to or char == "\n":
-                skip_to = None
-        elif char == "#":
-            skip_to = "\n"
-        elif char in "'\"":
-            skip_to = char
-        elif char in "(){}":
-            yield offset, char
+    for match in _COMMENT_STRING_OR_BRACKET.finditer(text, start):
+        char = match.group()
+        if char in ("(", ")", "{", "}"):
+            yield match.start(), char
 
 
 def _nesting_error(source: Source) -> None:

@@ -1,4 +1,4 @@
-"""Reference tables generated from the code itself (layer kinds, diagnostic codes, examples),
+"""Reference tables generated from the code itself (layer kinds, diagnostic codes, `expect` quantities, examples),
 so the README cannot drift from what cnnspec does. `python -m cnnspec.reference README.md`
 rewrites the marked blocks; tests/test_readme.py fails when they are stale."""
 
@@ -44,6 +44,14 @@ def codes_markdown() -> str:
     return "\n".join(lines)
 
 
+def quantities_markdown() -> str:
+    from cnnspec.analysis.contracts import QUANTITIES
+
+    lines = ["| name | value |", "|---|---|"]
+    lines += [f"| `{name}` | {meaning} |" for name, meaning in QUANTITIES.items()]
+    return "\n".join(lines)
+
+
 def examples_markdown(root: Path) -> str:
     from cnnspec.analyze import analyze
     from cnnspec.source import read_source
@@ -57,7 +65,12 @@ def examples_markdown(root: Path) -> str:
 
 
 def render_blocks(readme: str, root: Path) -> str:
-    blocks = {"layers": layers_markdown(), "codes": codes_markdown(), "examples": examples_markdown(root)}
+    blocks = {
+        "layers": layers_markdown(),
+        "codes": codes_markdown(),
+        "quantities": quantities_markdown(),
+        "examples": examples_markdown(root),
+    }
     for name, body in blocks.items():
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
         readme = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), readme)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from lark import Token, Transformer_NonRecursive, v_args
@@ -16,6 +17,7 @@ from cnnspec.source import Span
 class Literal(NamedTuple):
     value: object  # int, float, str, bool or None
     span: Span
+    text: str | None = None  # a number's spelling: 143_667_240, 5M, 0.5
 
 
 class Var(NamedTuple):
@@ -127,6 +129,13 @@ class For(NamedTuple):
     span: Span
 
 
+class Expect(NamedTuple):
+    """`expect params <= 5M`: a contract on the net's totals, checked by `cnnspec check`."""
+
+    expr: object
+    span: Span
+
+
 class Param(NamedTuple):
     name: str
     default: object | None
@@ -161,6 +170,26 @@ def _int(text: str, span: Span) -> int:
         message = f"the number {digits[:8]}... ({len(digits):,} digits) is too large (sizes are 64-bit integers)"
         raise CnnspecError(error("E210", message, span))
     return int(digits)
+
+
+def _float(text: str, span: Span) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400: beyond the largest float, about 1.8e308
+        raise CnnspecError(error("E210", f"the number {text} is too large (the largest float is about 1.8e308)", span))
+    return value
+
+
+SUFFIXES = {"K": 1000, "M": 1000**2, "G": 1000**3, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
+
+
+def _suffixed(text: str, span: Span) -> int | float:
+    """5M -> 5_000_000, 1.5Ki -> 1536, 0.0001K -> 0.1: an int whenever the value is whole."""
+    number = text.rstrip("KMGi")
+    whole, _, fraction = number.partition(".")
+    scale = SUFFIXES[text[len(number) :]]
+    numerator = _int(whole + fraction, span) * scale
+    denominator = 10 ** len(fraction)
+    return numerator // denominator if numerator % denominator == 0 else numerator / denominator
 
 
 @v_args(meta=True)
@@ -201,6 +230,9 @@ class ToSyntax(Transformer_NonRecursive):
             dims = tuple(Literal(_int(part, _token_span(token)), _token_span(token)) for part in str(token).split("x"))
             return InputDecl(dims, _span(meta))
         return InputDecl(tuple(children), _span(meta))
+
+    def expect_stmt(self, meta, children):
+        return Expect(children[0], _span(meta))
 
     def assign(self, meta, children):
         *targets, chain = children
@@ -266,10 +298,13 @@ class ToSyntax(Transformer_NonRecursive):
 
     # expressions
     def int(self, meta, children):
-        return Literal(_int(children[0], _span(meta)), _span(meta))
+        return Literal(_int(children[0], _span(meta)), _span(meta), str(children[0]))
+
+    def suffixed(self, meta, children):
+        return Literal(_suffixed(str(children[0]), _span(meta)), _span(meta), str(children[0]))
 
     def float(self, meta, children):
-        return Literal(float(children[0]), _span(meta))
+        return Literal(_float(str(children[0]), _span(meta)), _span(meta), str(children[0]))
 
     def string(self, meta, children):
         return Literal(str(children[0])[1:-1], _span(meta))

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import select
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +13,10 @@ from click.testing import CliRunner
 
 from cnnspec import __version__
 from cnnspec.cli import cli
+from tests.helpers import ANSI, ROOT, stderr_through_a_terminal, subprocess_env
 
-ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = sorted((ROOT / "tests" / "fixtures" / "errors").glob("*.cnn"))
 VGG19 = str(ROOT / "examples" / "vgg19.cnn")
-ANSI = re.compile(r"\x1b\[")
 
 SMALL = "net Small {\n    input 3x32x32\n    conv(8, k=3) -> relu\n}\n"
 TWO_NETS = "net Small {\n    input 3x32x32\n    conv(8, k=3)\n}\n\nnet Large {\n    input 3x64x64\n    conv(16, k=5)\n}\n"
@@ -41,13 +38,6 @@ def write(tmp_path: Path, text: str, name: str = "model.cnn") -> str:
 
 def declared_codes(path: Path) -> list[str]:
     return re.findall(r"^# expect: ([EW]\d{3})", path.read_text(encoding="utf-8"), re.MULTILINE)
-
-
-def subprocess_env(**extra):
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "CLICOLOR_FORCE")}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(extra)
-    return env
 
 
 # ---- exit codes --------------------------------------------------------------------------
@@ -271,36 +261,12 @@ def test_no_ansi_escapes_when_not_a_terminal(tmp_path):
         assert not ANSI.search(result.stdout) and not ANSI.search(result.stderr)
 
 
-def _stderr_through_a_terminal(path, **env):
-    """Run the real CLI with stderr on a pseudo-terminal; return what it wrote there."""
-    pty = pytest.importorskip("pty")
-    master, slave = pty.openpty()
-    try:
-        subprocess.run(
-            [sys.executable, "-m", "cnnspec", "check", str(path)],
-            stdout=subprocess.PIPE, stderr=slave, cwd=ROOT, env=subprocess_env(**env), timeout=120, check=False,
-        )  # fmt: skip
-    finally:
-        os.close(slave)
-    chunks = []
-    while select.select([master], [], [], 1)[0]:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    return b"".join(chunks).decode("utf-8", "replace")
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
 def test_colour_on_a_terminal_and_no_color_respected():
     path = ROOT / "tests" / "fixtures" / "errors" / "unknown_layer.cnn"
-    coloured = _stderr_through_a_terminal(path)
+    coloured = stderr_through_a_terminal(path)
     assert "error[E200]" in coloured and ANSI.search(coloured)
-    plain = _stderr_through_a_terminal(path, NO_COLOR="1")
+    plain = stderr_through_a_terminal(path, NO_COLOR="1")
     assert "error[E200]" in plain and not ANSI.search(plain)
 
 

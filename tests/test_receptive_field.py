@@ -228,7 +228,7 @@ def test_partial_and_global_pooling():
     # pooling one axis to 1: an ordinary pool, kernel = stride = 8 on it
     assert rfs[graph.nodes[2].id] == RF((8, 2), (8, 2), (0, 0), (Fraction(7, 2), Fraction(1, 2)), False)
     assert graph.nodes[3].op == "AdaptiveAvgPool2d" and rfs[graph.nodes[3].id] == RF(
-        (8, 6), (8, 6), (0, 0), (Fraction(7, 2), Fraction(5, 2)), True
+        (8, 6), (8, 6), (0, 0), (Fraction(7, 2), Fraction(5, 2)), True, local=False
     )
 
 
@@ -303,7 +303,7 @@ def test_one_dimensional_and_flat_inputs():
     assert rfs[graph.output.node].whole_input and rfs[graph.output.node].size == (50,)
     graph = checked("net M { input 784\n linear(10) -> relu -> linear(2) }")
     rfs, diagnostics = receptive_fields(graph)
-    assert rfs[graph.output.node] == RF((), (), (), (), True) and diagnostics == []
+    assert rfs[graph.output.node] == RF((), (), (), (), True, local=False) and diagnostics == []
 
 
 def test_json_numbers_and_codes():

@@ -1,4 +1,4 @@
-"""`cnnspec check` and `--help` stay light: torch is never imported on those paths."""
+"""`cnnspec check` and `--help` stay light: torch, numpy and pygments are never imported on those paths."""
 
 import subprocess
 import sys
@@ -14,7 +14,7 @@ try:
     main()
 except SystemExit:
     pass
-heavy = sorted(name for name in ("torch", "numpy") if name in sys.modules)
+heavy = sorted(name for name in ("torch", "numpy", "pygments", "torchinfo", "hypothesis") if name in sys.modules)
 print("HEAVY:", ",".join(heavy), file=sys.stderr)
 """
 

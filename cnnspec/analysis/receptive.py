@@ -41,7 +41,7 @@ class RF(NamedTuple):
     whole_input: every output depends on the whole input. After global pooling, flatten or
     linear there is no window: size and jump are then the input size, padding 0 and center
     the input's centre. After a merge with such a path (a squeeze-and-excitation gate) the
-    window still describes the local paths.
+    window still describes the local paths. local: False where there is no window (collapsed).
     """
 
     size: tuple
@@ -49,6 +49,7 @@ class RF(NamedTuple):
     padding: tuple
     center: tuple
     whole_input: bool = False
+    local: bool = True
 
     def window(self, unit) -> tuple:
         """Per axis, (first, last) input position of the window of output `unit` (one index per
@@ -101,7 +102,7 @@ def receptive_fields(graph: Graph) -> tuple[dict[int, RF], list[Diagnostic]]:
             paths[node.id] = incoming[0]
         else:
             paths[node.id] = _merge(node, incoming, shapes, by_id, diagnostics)
-    found = _coverage_warning(graph, by_id, paths, image)
+    found = _coverage_warning(graph, paths, image)
     if found:
         diagnostics.append(found)
     return {node_id: _record(path, image) for node_id, path in paths.items()}, diagnostics
@@ -136,7 +137,12 @@ def _advance(path: _Path, step, rank: int) -> _Path:
 
 
 def _centre(path: _Path) -> tuple:
-    return tuple(Fraction(r - 1, 2) - p for r, p in zip(path.size, path.padding))
+    return tuple(_half(r - 1) - p for r, p in zip(path.size, path.padding))
+
+
+def _half(value):
+    """value / 2: an int where exact, since a Fraction per layer and axis slows large nets."""
+    return value // 2 if isinstance(value, int) and value % 2 == 0 else Fraction(value, 2)
 
 
 def _merge(node, incoming: list[_Path], shapes, by_id, diagnostics) -> _Path:
@@ -185,7 +191,7 @@ def _merge(node, incoming: list[_Path], shapes, by_id, diagnostics) -> _Path:
 # ---- the coverage warning ------------------------------------------------------------
 
 
-def _coverage_warning(graph: Graph, by_id, paths, image) -> Diagnostic | None:
+def _coverage_warning(graph: Graph, paths, image) -> Diagnostic | None:
     """W404, for a classifier (a net whose output has collapsed the spatial axes): no unit of the
     last spatial layer (the last layer with spatial axes and a window, on the way to the output)
     has a window that covers the whole input. A net with a spatial output is a dense predictor:
@@ -193,18 +199,7 @@ def _coverage_warning(graph: Graph, by_id, paths, image) -> Diagnostic | None:
     target = graph.output.node if graph.output is not None else graph.nodes[-1].id
     if not image or target not in paths or paths[target].local:
         return None
-    ancestors, todo = {target}, [target]
-    while todo:
-        for value in by_id[todo.pop()].inputs:
-            if value.node not in ancestors:
-                ancestors.add(value.node)
-                todo.append(value.node)
-    last = None
-    for node in reversed(graph.nodes):
-        path = paths.get(node.id)
-        if node.id in ancestors and path is not None and path.local and node.outputs and len(node.outputs[0]) > 1:
-            last = node
-            break
+    last = last_spatial_layer(graph, lambda node_id: node_id in paths and paths[node_id].local)
     if last is None or not last.inputs or paths[last.id].whole:
         return None  # no spatial layer, or its outputs see the whole input through a gate
     path = paths[last.id]
@@ -218,6 +213,23 @@ def _coverage_warning(graph: Graph, by_id, paths, image) -> Diagnostic | None:
         f"the classifier never sees the whole image: the receptive field of the last spatial layer, {last.op} '{last.name}', is {r}, {why}"
     )
     return warning("W404", message, last.span, _expansion_notes(last))
+
+
+def last_spatial_layer(graph: Graph, local):
+    """The last node on the way to the output with spatial axes and a window (`local(node_id)`:
+    not collapsed by global pooling, flatten or linear), or None."""
+    by_id = {node.id: node for node in graph.nodes}
+    target = graph.output.node if graph.output is not None else graph.nodes[-1].id
+    ancestors, todo = {target}, [target]
+    while todo:
+        for value in by_id[todo.pop()].inputs:
+            if value.node not in ancestors:
+                ancestors.add(value.node)
+                todo.append(value.node)
+    for node in reversed(graph.nodes):
+        if node.id in ancestors and local(node.id) and node.outputs and len(node.outputs[0]) > 1:
+            return node
+    return None
 
 
 def _covers(r, j, c, units: int, size: int) -> bool:
@@ -239,7 +251,7 @@ def _exact(value):
 
 def _record(path: _Path, image: tuple) -> RF:
     if not path.local:
-        return RF(image, image, (0,) * len(image), tuple(_exact(Fraction(n - 1, 2)) for n in image), True)
+        return RF(image, image, (0,) * len(image), tuple(_exact(Fraction(n - 1, 2)) for n in image), True, local=False)
     normal = lambda values: tuple(_exact(v) for v in values)
     return RF(normal(path.size), normal(path.jump), normal(path.padding), normal(_centre(path)), path.whole)
 

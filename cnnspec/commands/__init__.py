@@ -5,5 +5,10 @@ is imported inside the command function, so `cnnspec --help` and `check` stay fa
 """
 
 from cnnspec.commands.check import check
+from cnnspec.commands.codegen import codegen, verify
+from cnnspec.commands.explain import explain
+from cnnspec.commands.fmt import fmt
+from cnnspec.commands.graph import graph
+from cnnspec.commands.train import train
 
-COMMANDS = [check]
+COMMANDS = [check, fmt, graph, explain, codegen, verify, train]

@@ -1,13 +1,15 @@
-"""`cnnspec check`: every layer's sizes and counts, and the mistakes, for one or more files."""
+"""`cnnspec check`: every layer's sizes and counts, the contracts, and the mistakes, for files and directories."""
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import NamedTuple
 
 import click
 
-from cnnspec.commands.common import analyze_file, parse_shape, print_diagnostics
+from cnnspec.commands.common import analyze_file, cnn_files, parse_shape, print_diagnostics, report_internal_error
+from cnnspec.diagnostics import position
 from cnnspec.report.columns import COLUMNS as COLUMN_NAMES
 from cnnspec.report.columns import DEFAULT_COLUMNS, SEED_COLUMNS, parse_columns
 
@@ -20,23 +22,33 @@ Examples:
   cnnspec check model.cnn --format json | jq .totals
   cnnspec check model.cnn --columns +jump,activations --batch 32 --dtype bfloat16
   cnnspec check model.cnn --sizes
-  cnnspec check models/*.cnn --strict
+  cnnspec check models/ --quiet --strict
+  cnnspec check models/ --format github          # annotations in GitHub Actions
+  cnnspec check models/ --format sarif > cnnspec.sarif
 """
+
+FORMATS = ["table", "markdown", "json", "github", "sarif"]
 
 
 @click.command(epilog=EXAMPLES_CHECK)
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--net", "net", metavar="NAME", help="The net to check, when a file defines several.")
 @click.option("--input", "input_shape", metavar="CxHxW", callback=parse_shape, help="Override the declared input size, e.g. 3x256x256.")
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["table", "markdown", "json"]),
+    type=click.Choice(FORMATS),
     default="table",
     show_default=True,
-    help="How to print the result.",
+    help="How to print the result: a table, markdown, JSON, GitHub Actions annotations or SARIF 2.1.0.",
 )
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+@click.option(
+    "-q",
+    "--quiet",
+    count=True,
+    help="One summary line per file instead of its report; twice (-qq): nothing but the diagnostics. Diagnostics still go to stderr.",
+)
 @click.option("--sizes", is_flag=True, help="Also report the input sizes the net accepts and those that drop no border pixels.")
 @click.option(
     "--columns",
@@ -58,42 +70,35 @@ Examples:
     show_default=True,
     help="Optimizer whose state the training-step memory includes (sgd: with momentum).",
 )
-def check(files, net, input_shape, output_format, strict, sizes, columns, dtype, batch, optimizer):
-    """Compute every layer's output size, parameters and neurons; report mistakes.
+def check(paths, net, input_shape, output_format, strict, quiet, sizes, columns, dtype, batch, optimizer):
+    """Compute every layer's output size, parameters and neurons; check the
+    net's `expect` contracts; report mistakes.
 
+    PATH is a .cnn file or a directory, searched recursively for *.cnn files.
     Results go to standard output, diagnostics to standard error. Exit status:
-    0 clean (warnings allowed), 1 errors found (or warnings with --strict),
-    2 usage error, 3 internal error (a bug in cnnspec).
+    0 clean (warnings allowed), 1 errors found in any file (or warnings with
+    --strict), 2 usage error, 3 internal error (a bug in cnnspec).
     """
     try:
         chosen = parse_columns(columns, SEED_COLUMNS if output_format == "markdown" else DEFAULT_COLUMNS)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--columns") from None
-    settings = Settings(output_format, chosen if columns else None, dtype, batch, optimizer)
-    failed = crashed = False
-    reports = []
+    files = cnn_files(paths)
+    if not files:
+        raise click.UsageError(f"no .cnn files in {', '.join(paths)}")
+    settings = Settings(output_format, chosen if columns else None, dtype, batch, optimizer, sizes, quiet)
+    several = len(files) > 1
+    checked = []
     for path in files:
-        try:
-            analysis = analyze_file(path, net, input_shape)
-        except Exception as exc:  # noqa: BLE001  a bug in cnnspec: say so plainly, never a traceback
-            click.echo(f"{path}: internal error: {type(exc).__name__}: {exc} (this is a bug in cnnspec; please report it)", err=True)
-            crashed = True
-            continue
-        print_diagnostics(analysis)
-        failed |= bool(analysis.errors) or (strict and bool(analysis.warnings))
-        clean = analysis.graph is not None and not analysis.errors
-        axes = _input_sizes(analysis) if sizes and clean else None
-        if output_format == "json":
-            reports.append(_json_report(analysis, axes, settings))
-        elif clean:
-            _print_report(analysis, settings)
-            if axes is not None:
-                click.echo("\n".join(_sizes_lines(analysis, axes)))
-    if reports:
-        import json
-
-        click.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
-    sys.exit(3 if crashed else 1 if failed else 0)
+        result = _check_file(path, net, input_shape, settings)
+        checked.append(result)
+        if output_format in ("table", "markdown"):
+            _print_human(result, settings, several)
+        elif result.analysis is not None:
+            print_diagnostics(result.analysis)
+    _print_machine(checked, settings, several or any(os.path.isdir(p) for p in paths))
+    failed = any(r.analysis is not None and (r.analysis.errors or (strict and r.analysis.warnings)) for r in checked)
+    sys.exit(3 if any(r.crash is not None for r in checked) else 1 if failed else 0)
 
 
 class Settings(NamedTuple):
@@ -102,6 +107,49 @@ class Settings(NamedTuple):
     dtype: str
     batch: int
     optimizer: str
+    sizes: bool
+    quiet: int  # 1: a summary line per file; 2: diagnostics only
+
+
+class Checked(NamedTuple):
+    """One file: its analysis (None after a crash), report parts and contract outcomes when its graph is clean."""
+
+    path: str
+    analysis: object
+    parts: tuple | None = None  # rows, totals, measures, compute
+    outcomes: tuple | None = ()  # None: not checked (--input)
+    axes: list | None = None
+    crash: Exception | None = None
+
+
+def _check_file(path, net, input_shape, settings) -> Checked:
+    try:
+        analysis = analyze_file(path, net, input_shape)
+        if analysis.graph is None or analysis.errors:
+            return Checked(path, analysis)
+        parts = _report_parts(analysis, settings)
+        # The expectations describe the net at its declared input; --input explores other sizes,
+        # so with it only the mistakes in the expectations themselves are reported.
+        outcomes = _check_contracts(analysis, parts, compare=input_shape is None)
+        axes = _input_sizes(analysis) if settings.sizes else None
+        return Checked(path, analysis, parts, outcomes, axes)
+    except Exception as exc:  # noqa: BLE001  a bug in cnnspec: say so plainly, never a traceback
+        return Checked(path, None, crash=exc)
+
+
+def _check_contracts(analysis, parts, compare: bool) -> tuple | None:
+    """The net's expectations (None without `compare`: not checked); a failed or invalid one
+    becomes an error in the analysis's diagnostics."""
+    from cnnspec.analysis.contracts import check_expectations, quantities
+
+    graph = analysis.graph
+    if not graph.expectations:
+        return () if compare else None
+    _, totals, measures, compute = parts
+    measured = quantities(graph, analysis.receptive, totals, compute, measures.memory)
+    outcomes, diagnostics = check_expectations(analysis.source, graph.expectations, measured, compare)
+    analysis.diagnostics = sorted(analysis.diagnostics + diagnostics, key=position)
+    return tuple(outcomes) if compare else None
 
 
 def _report_parts(analysis, settings):
@@ -117,25 +165,41 @@ def _report_parts(analysis, settings):
     return rows, totals(graph, rows), measures, compute_totals(graph, analysis.costs)
 
 
-def _json_report(analysis, axes, settings):
-    from cnnspec.report.jsonreport import report_json
-
-    if analysis.graph is None or analysis.errors:
-        return report_json(analysis, [], {}, None, None)
-    rows, totals, measures, compute = _report_parts(analysis, settings)
-    report = report_json(analysis, rows, totals, measures, compute)
-    if axes is not None:
-        report["input_sizes"] = [axis.as_json() for axis in axes]
-    return report
+# ---- human formats: table and markdown ---------------------------------------------------
 
 
-def _input_sizes(analysis):
-    from cnnspec.analysis.sizes import input_sizes
+def _print_human(result: Checked, settings, several: bool) -> None:
+    if result.crash:
+        report_internal_error(result.path, result.crash)
+        return
+    print_diagnostics(result.analysis, summary=settings.quiet != 1)
+    if settings.quiet:
+        if settings.quiet == 1:
+            click.echo(summary_line(result))
+        return
+    if result.parts is None:
+        return
+    if several:
+        click.echo(f"\n### {result.path}\n" if settings.output_format == "markdown" else f"\n==> {result.path} <==")
+    _print_report(result, settings)
+    if result.axes is not None:
+        click.echo("\n".join(_sizes_lines(result.axes)))
 
-    return input_sizes(analysis.graph)
+
+def summary_line(result: Checked) -> str:
+    """`path: ok, 143,667,240 params` or `path: 2 errors, 1 warning`."""
+    analysis = result.analysis
+    errors, warnings = len(analysis.errors), len(analysis.warnings)
+    counted = f"{warnings} warning{'s' * (warnings != 1)}"
+    if errors or result.parts is None:
+        return f"{result.path}: {errors} error{'s' * (errors != 1)}, {counted}"
+    params = result.parts[1]["params"]
+    met = len(result.outcomes or ())
+    passed = f", {met} expectation{'s' * (met != 1)} met" if met else ""
+    return f"{result.path}: ok, {params:,} params{passed}" + (f", {counted}" if warnings else "")
 
 
-def _sizes_lines(analysis, axes):
+def _sizes_lines(axes):
     from cnnspec.layers.base import axis_names
 
     if not axes:
@@ -147,8 +211,15 @@ def _sizes_lines(analysis, axes):
     return lines
 
 
-def _print_report(analysis, settings):
-    rows, totals, measures, compute = _report_parts(analysis, settings)
+def _input_sizes(analysis):
+    from cnnspec.analysis.sizes import input_sizes
+
+    return input_sizes(analysis.graph)
+
+
+def _print_report(result: Checked, settings):
+    analysis = result.analysis
+    rows, totals, measures, compute = result.parts
     if settings.output_format == "markdown":
         from cnnspec.report.markdown import markdown_table
 
@@ -157,8 +228,61 @@ def _print_report(analysis, settings):
     from cnnspec.report.table import plain_table, print_rich_table, totals_lines
 
     columns = settings.columns or DEFAULT_COLUMNS
-    footer = totals_lines(totals, compute, measures.memory)
+    footer = totals_lines(totals, compute, measures.memory) + _contract_lines(analysis.graph, result.outcomes)
     if sys.stdout.isatty():
         print_rich_table(analysis, rows, columns, measures, footer)
     else:
         click.echo(plain_table(analysis, rows, columns, measures) + "\n".join(footer))
+
+
+def _contract_lines(graph, outcomes) -> list[str]:
+    if not graph.expectations:
+        return []
+    if outcomes is None:
+        return ["contracts:  not checked (--input overrides the declared input)"]
+    met = sum(outcome.passed for outcome in outcomes)
+    valid = sum(outcome.valid for outcome in outcomes)
+    invalid = len(outcomes) - valid  # errors, reported as such, not expectations unmet
+    return [f"contracts:  {met} of {valid} expectations met" + (f"; {invalid} invalid (see the errors)" if invalid else "")]
+
+
+# ---- machine formats: json, github, sarif ------------------------------------------------
+
+
+def _print_machine(checked: list[Checked], settings, as_list: bool) -> None:
+    analyses = [r.analysis for r in checked if r.analysis is not None]
+    if settings.output_format == "json":
+        import json
+
+        reports = [_json_report(r) for r in checked if r.analysis is not None]
+        if reports:
+            click.echo(json.dumps(reports if as_list else reports[0], indent=2, allow_nan=False))
+    elif settings.output_format == "github":
+        from cnnspec.report.github import annotations
+
+        for analysis in analyses:
+            for line in annotations(analysis):
+                click.echo(line)
+    elif settings.output_format == "sarif":
+        import json
+
+        from cnnspec.report.sarif import sarif_log
+
+        click.echo(json.dumps(sarif_log(analyses), indent=2, allow_nan=False))
+    for result in checked:
+        if result.crash and settings.output_format not in ("table", "markdown"):
+            report_internal_error(result.path, result.crash)
+
+
+def _json_report(result: Checked) -> dict:
+    from cnnspec.report.jsonreport import report_json
+
+    if result.parts is None:
+        report = report_json(result.analysis, [], {}, None, None)
+    else:
+        rows, totals, measures, compute = result.parts
+        report = report_json(result.analysis, rows, totals, measures, compute)
+    if result.axes is not None:
+        report["input_sizes"] = [axis.as_json() for axis in result.axes]
+    report["contracts"] = [outcome.to_json() for outcome in result.outcomes or ()]
+    return report

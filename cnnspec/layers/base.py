@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from math import prod
+from math import ceil, floor, prod
 from typing import NamedTuple
 
 from cnnspec.ir import Shape
@@ -307,14 +307,29 @@ def hparam_axes(value, rank: int) -> tuple:
     return tuple(value) if isinstance(value, tuple) else (value,) * rank
 
 
-def resampling_step(ratio, first, last) -> tuple:
+def resampling_step(ratio, first, last, shifts=(0,)) -> tuple:
     """The receptive step of a resampling layer whose output i reads input positions
     first(i)..last(i), `ratio` (a Fraction) input positions per output: adaptive pooling,
     upsampling, pixel shuffle. The window is the smallest one that moves by `ratio` per output
     and holds every output's positions; first(i) - i*ratio repeats with the period of ratio's
-    denominator, so one period decides it. Returns (effective kernel, stride, left padding)."""
-    low = min(first(i) - i * ratio for i in range(ratio.denominator))
-    high = max(last(i) - i * ratio for i in range(ratio.denominator))
+    denominator, so one period decides it. Returns (effective kernel, stride, left padding).
+
+    first and last are floor or ceil of i*ratio + c for the constants c in `shifts`. Over a
+    period, i*ratio takes every fraction k/d (d the denominator) once, and first(i) - i*ratio
+    falls linearly in that fraction but where some i*ratio + c crosses an integer: its extremes
+    lie at the ends and beside those crossings, so a long period is decided by a few outputs."""
+    period = ratio.denominator
+    if period <= 1024:
+        outputs = range(period)
+    else:
+        inverse = pow(ratio.numerator, -1, period)  # output i has i*ratio = k/period + an integer, k = i*numerator
+        fractions = {0, 1, period - 2, period - 1}
+        for shift in shifts:
+            crossing = ceil((1 - (shift - floor(shift))) * period)
+            fractions.update(k % period for k in range(crossing - 2, crossing + 3))
+        outputs = [k * inverse % period for k in sorted(fractions)]
+    low = min(first(i) - i * ratio for i in outputs)
+    high = max(last(i) - i * ratio for i in outputs)
     return high - low + 1, ratio, -low
 
 

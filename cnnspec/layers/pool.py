@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from math import prod
+from math import gcd, prod
 
 from cnnspec.layers.base import (
     NOTHING_SAVED,
@@ -146,13 +146,13 @@ class AdaptivePool(LayerKind):
         steps = []
         for n, m in zip(sizes, out):
             ratio = Fraction(n, m)
-            steps.append(resampling_step(ratio, lambda i, q=ratio: floor(i * q), lambda i, q=ratio: ceil((i + 1) * q) - 1))
+            steps.append(resampling_step(ratio, lambda i, q=ratio: floor(i * q), lambda i, q=ratio: ceil((i + 1) * q) - 1, (0, ratio)))
         return tuple(steps)
 
     def cost(self, node, input_shapes):
         """torch's adaptive windows, exactly: output i of an axis of size n covers floor(i*n/o)..ceil((i+1)*n/o)."""
         channels, *sizes = input_shapes[0]
-        reads = channels * prod(sum(-(-(i + 1) * n // o) - i * n // o for i in range(o)) for n, o in zip(sizes, node.output[1:]))
+        reads = channels * prod(n + o - gcd(n, o) for n, o in zip(sizes, node.output[1:]))  # the sum of those lengths over i
         return Cost(0, reads - (prod(node.output) if self.family == "Max" else 0))
 
     def saved_for_backward(self, node, input_shapes, needs_grad):

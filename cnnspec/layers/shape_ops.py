@@ -189,7 +189,7 @@ class Upsample(LayerKind):
                 continue
             if mode == "nearest-exact":
                 where = lambda y, q=ratio: floor((y + Fraction(1, 2)) * q)
-                steps.append(resampling_step(ratio, where, where))
+                steps.append(resampling_step(ratio, where, where, (ratio / 2,)))
                 continue
             if corners:
                 ratio, shift = (Fraction(n - 1, m - 1) if m > 1 else Fraction(0)), Fraction(0)
@@ -205,7 +205,7 @@ class Upsample(LayerKind):
                 s = y * q + shift
                 return ceil(s) + (extra if s != floor(s) else 0)
 
-            steps.append(resampling_step(ratio, first, last))
+            steps.append(resampling_step(ratio, first, last, (shift,)))
         return tuple(steps)
 
     def cost(self, node, input_shapes):

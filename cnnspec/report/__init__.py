@@ -21,7 +21,9 @@ def format_outputs(outputs) -> str:
 
 
 def format_bytes(count: int) -> str:
-    """1024-based and labelled: 548.05 MiB."""
+    """1024-based and labelled: 548.05 MiB; beyond 10,000 TiB in powers of ten: 1.20e+21 B."""
+    if count >= 10_000 * 1024**4:
+        return f"{format_huge(count)} B"
     value = float(count)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if value < 1024 or unit == "TiB":
@@ -31,8 +33,17 @@ def format_bytes(count: int) -> str:
 
 
 def format_si(count: int) -> str:
-    """Counts with M and G: 19.63 G, 300.77 M, 4,096."""
+    """Counts with M and G: 19.63 G, 300.77 M, 4,096; beyond 10,000 T in powers of ten: 3.62e+26."""
+    if count >= 10_000 * 10**12:
+        return format_huge(count)
     for factor, unit in ((10**12, "T"), (10**9, "G"), (10**6, "M")):
         if count >= factor:
             return f"{count / factor:.2f} {unit}"
     return format_count(count)
+
+
+def format_huge(count: int) -> str:
+    """An integer of any size in scientific notation (a float would overflow past 1e308)."""
+    from decimal import Decimal
+
+    return f"{Decimal(count):.2e}"
