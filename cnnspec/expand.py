@@ -16,10 +16,10 @@ from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, warning
 from cnnspec.expressions import INT_LIMIT, UNKNOWN, evaluate, suggest
 from cnnspec.ir import Graph, Node, Shape, SubmoduleInfo, Value
 from cnnspec.layers import INPUT, MERGES, REGISTRY, LayerError, LayerKind
+from cnnspec.layers.base import MAX_NODES
 from cnnspec.source import Span
 from cnnspec.syntax import Assign, Call, Chain, Definition, Expect, For, Group, If, InputDecl, InputRef, Item, Merge, Paren
 
-MAX_NODES = 1_000_000
 MAX_CALL_DEPTH = 64  # blocks calling blocks; deeper would exhaust Python's stack
 MAX_EXPANSION_NOTES = 8  # "in the expansion of ..." notes shown for one diagnostic
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from lark import Token, Transformer_NonRecursive, v_args
-from lark.exceptions import VisitError
+from lark import Token, Tree
 
 from cnnspec.diagnostics import CnnspecError, error
 from cnnspec.source import Span
@@ -192,9 +191,23 @@ def _suffixed(text: str, span: Span) -> int | float:
     return numerator // denominator if numerator % denominator == 0 else numerator / denominator
 
 
-@v_args(meta=True)
-class ToSyntax(Transformer_NonRecursive):
-    """Lark tree -> syntax nodes, one method per grammar rule."""
+class ToSyntax:
+    """Lark tree -> syntax nodes, one method per grammar rule: method(meta, children)."""
+
+    def transform(self, tree: Tree):
+        """Bottom-up, without recursion (a long expression makes a deep tree)."""
+        postfix = []  # the subtrees, each after its children when read backwards
+        pending = [tree]
+        while pending:
+            node = pending.pop()
+            postfix.append(node)
+            pending.extend(child for child in node.children if isinstance(child, Tree))
+        results = {}  # id(subtree) -> its syntax node
+        for node in reversed(postfix):
+            children = [results.pop(id(c)) if isinstance(c, Tree) else c for c in node.children]
+            method = getattr(self, node.data, None)
+            results[id(node)] = Tree(node.data, children, node.meta) if method is None else method(node.meta, children)
+        return results[id(tree)]
 
     def start(self, meta, children):
         return tuple(children)
@@ -345,9 +358,4 @@ class ToSyntax(Transformer_NonRecursive):
 
 def to_syntax(tree) -> tuple[Definition, ...]:
     """Raises CnnspecError for a literal that cannot be represented (a 5,000-digit number)."""
-    try:
-        return ToSyntax().transform(tree)
-    except VisitError as exc:
-        if isinstance(exc.orig_exc, CnnspecError):
-            raise exc.orig_exc from None
-        raise
+    return ToSyntax().transform(tree)

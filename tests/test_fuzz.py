@@ -40,7 +40,7 @@ EXAMPLES = {
     os.path.basename(path): open(path, encoding="utf-8").read() for path in sorted(glob.glob(os.path.join(ROOT, "examples", "*.cnn")))
 }
 
-DEFAULT_CASES = 300
+DEFAULT_CASES = 200
 CASES = int(os.environ.get("CNNSPEC_FUZZ_CASES", DEFAULT_CASES))
 FUZZ = settings(
     max_examples=CASES,

@@ -75,6 +75,18 @@ def test_a_repetition_of_unknown_size_is_not_refused_early():
     assert codes_of(net("a(3) * 2", blocks=blocks), "parameterised repetition") == []
 
 
+def test_a_split_into_millions_of_tensors_stops_at_the_layer_limit():
+    """Found by fuzzing: `chunk(chunks=6244141)` on a long vector made one node with 6 million outputs."""
+    assert codes_of("net N {\n    input (6244141,)\n    chunk(chunks=6244141)\n}\n", "chunk into 6,244,141 tensors") == ["E211"]
+
+
+def test_a_split_is_refused_before_its_pieces_are_built():
+    """Found by fuzzing: `split(sizes=11)` of 4,294,967,297 channels built 390 million shapes (14 GB)
+    before the limit was checked; now the count is computed first."""
+    text = "net N {\n    input (4294967297,)\n    a, b = split(sizes=11)\n}\n"
+    assert codes_of(text, "split into 390,451,573 tensors") == ["E211"]
+
+
 # ---- nesting ------------------------------------------------------------------------------------
 
 
@@ -144,6 +156,18 @@ def test_the_fast_receptive_step_equals_enumerating_every_output():
         low = min(first(i) - i * ratio for i in range(ratio.denominator))
         high = max(last(i) - i * ratio for i in range(ratio.denominator))
         assert enumerated == (high - low + 1, ratio, -low)
+
+
+def test_input_sizes_of_a_huge_input_are_searched_to_a_bound():
+    """Found by fuzzing: --sizes (and W400's suggestion) tried every size up to twice the declared
+    one, a billion re-inferences for an input of 513,085,685."""
+    from cnnspec.analysis.sizes import SCAN_AT_MOST, input_sizes
+
+    analysis = analyze(Source("limits.cnn", "net N {\n    input (8, 513085685)\n    avgpool(3, stride=3)\n}\n"))
+    start = time.perf_counter()
+    (axis,) = input_sizes(analysis.graph)
+    print(f"--sizes on an axis of 513,085,685: {time.perf_counter() - start:.3f} s")
+    assert (axis.limit, axis.smallest, axis.description) == (SCAN_AT_MOST, 3, "multiples of 3 from 3")
 
 
 # ---- big and odd files ---------------------------------------------------------------------------

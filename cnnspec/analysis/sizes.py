@@ -14,6 +14,7 @@ from cnnspec.ir import Graph, Shape
 from cnnspec.layers.base import LayerError
 
 SCAN_AT_LEAST = 256
+SCAN_AT_MOST = 2048  # each size re-infers every layer: a huge declared input is searched this far only
 
 
 class AxisSizes(NamedTuple):
@@ -63,7 +64,7 @@ def outcome_at(graph: Graph, input_shape: Shape, axis: int) -> str:
 def scan_axis(graph: Graph, axis: int) -> AxisSizes:
     declared_shape = graph.input_shape
     declared = declared_shape[1 + axis]
-    limit = max(2 * declared, SCAN_AT_LEAST)
+    limit = min(max(2 * declared, SCAN_AT_LEAST), SCAN_AT_MOST)
     accepted, clean = [], []
     for size in range(1, limit + 1):
         shape = declared_shape[: 1 + axis] + (size,) + declared_shape[2 + axis :]

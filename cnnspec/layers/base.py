@@ -8,6 +8,7 @@ from typing import NamedTuple
 from cnnspec.ir import Shape
 
 REQUIRED = object()
+MAX_NODES = 1_000_000  # the most layers (and tensors from one split) a net may have: E211
 
 
 class LayerError(Exception):

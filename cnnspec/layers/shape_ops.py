@@ -6,6 +6,7 @@ from __future__ import annotations
 from math import floor, prod
 
 from cnnspec.layers.base import (
+    MAX_NODES,
     NOTHING_SAVED,
     ArgSpec,
     Cost,
@@ -318,7 +319,7 @@ class Split(LayerKind):
         channels = inputs[0][0]
         if self.op == "Chunk":
             size = -(-channels // args["chunks"])
-            sizes = [size] * (channels // size) + ([channels % size] if channels % size else [])
+            sizes = self._equal_sizes(size, channels)
             hparams = dict(chunks=args["chunks"], dim=1)
         else:
             sizes = self._split_sizes(args["sizes"], channels)
@@ -335,9 +336,17 @@ class Split(LayerKind):
     def aliases(self, node):
         return {index: 0 for index in range(len(node.outputs or ()))}  # views of the input
 
+    def _equal_sizes(self, size, channels):
+        """torch's pieces of `size` channels, the last one smaller; refused before they are built
+        when there would be more than the layer limit (each output tensor is a node's output)."""
+        count = -(-channels // size)
+        if count > MAX_NODES:
+            raise LayerError("E211", f"{self.names[0]}: {count:,} tensors would exceed the limit of {MAX_NODES:,} layers")
+        return [size] * (channels // size) + ([channels % size] if channels % size else [])
+
     def _split_sizes(self, sizes, channels):
         if isinstance(sizes, int):
-            return [sizes] * (channels // sizes) + ([channels % sizes] if channels % sizes else [])
+            return self._equal_sizes(sizes, channels)
         if min(sizes) < 1:  # torch gives an empty tensor for a 0 (and rejects negative sizes)
             raise LayerError("E202", f"split: sizes {sizes!r} must each be at least 1", arg="sizes")
         if sum(sizes) != channels:
