@@ -13,12 +13,18 @@ from cnnspec.commands import COMMANDS
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cnnspec")
 def cli():
-    """cnnspec: check CNN architectures written in the .cnn language.
+    """cnnspec: check CNN architectures written in the .cnn language, and turn them into PyTorch.
 
     \b
     Examples:
       cnnspec check examples/vgg19.cnn
-      cnnspec check examples/resnet50.cnn --format json
+      cnnspec check models/ --quiet --format github
+      cnnspec codegen examples/resnet18.cnn -o resnet18.py
+      cnnspec verify examples/resnet18.cnn
+      cnnspec train examples/mnist_cnn.cnn --data digits --epochs 3
+      cnnspec fmt --check models/
+      cnnspec graph examples/resnet18.cnn --format mermaid
+      cnnspec explain E300
     """
 
 

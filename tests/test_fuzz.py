@@ -12,7 +12,7 @@ c. well-formed random programs (the generator of tests/test_torch_equivalence.py
    of their numbers replaced by huge, zero or negative ones.
 
 The default run does DEFAULT_CASES cases per strategy, derandomized. For a long search:
-    CNNSPEC_FUZZ_CASES=4000 pytest -m fuzz tests/test_fuzz.py      (4,000 per strategy)
+    CNNSPEC_FUZZ_CASES=5000 pytest -m fuzz tests/test_fuzz.py      (5,000 per strategy: 20,000 cases)
 and CNNSPEC_FUZZ_RANDOM=1 for a fresh seed.
 """
 
