@@ -66,45 +66,6 @@ class CodegenError(Exception):
         self.diagnostics = diagnostics
 
 
-# ---- torch's constructor signatures: positional arguments and keyword defaults ------------
-
-_CONV = (
-    ("in_channels", "out_channels"),
-    {"stride": 1, "padding": 0, "output_padding": 0, "dilation": 1, "groups": 1, "bias": True},
-)
-_INPLACE = ((), {"inplace": False})
-_NORM = (("num_features",), {"eps": 1e-05, "momentum": 0.1})
-SIGNATURES = {
-    "Conv": _CONV,
-    "ConvTranspose": _CONV,
-    "BatchNorm": (_NORM[0], {**_NORM[1], "affine": True, "track_running_stats": True}),
-    "InstanceNorm": (_NORM[0], {**_NORM[1], "affine": False, "track_running_stats": False}),
-    "GroupNorm": (("num_groups", "num_channels"), {"eps": 1e-05, "affine": True}),
-    "LayerNorm": (("normalized_shape",), {"eps": 1e-05, "elementwise_affine": True, "bias": True}),
-    "LocalResponseNorm": (("size",), {"alpha": 0.0001, "beta": 0.75, "k": 1.0}),
-    "MaxPool": ((), {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False}),
-    "AvgPool": ((), {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True}),
-    "AdaptiveMaxPool": (("output_size",), {}),
-    "AdaptiveAvgPool": (("output_size",), {}),
-    "Linear": (("in_features", "out_features"), {"bias": True}),
-    "ReLU": _INPLACE,
-    "ReLU6": _INPLACE,
-    "SiLU": _INPLACE,
-    "Hardswish": _INPLACE,
-    "Hardsigmoid": _INPLACE,
-    "LeakyReLU": ((), {"negative_slope": 0.01, "inplace": False}),
-    "ELU": ((), {"alpha": 1.0, "inplace": False}),
-    "GELU": ((), {"approximate": "none"}),
-    "PReLU": ((), {"num_parameters": 1, "init": 0.25}),
-    "Flatten": ((), {"start_dim": 1, "end_dim": -1}),
-    "Dropout": ((), {"p": 0.5, "inplace": False}),
-    "Upsample": ((), {"size": None, "scale_factor": None, "mode": "nearest", "align_corners": None}),
-    "PixelShuffle": (("upscale_factor",), {}),
-    "ChannelShuffle": (("groups",), {}),
-    "ZeroPad": (("padding",), {}),
-    "StochasticDepth": (("p",), {"mode": "row"}),
-    "LayerScale": (("channels", "rank"), {"init": 1e-06}),
-}
 PER_AXIS = {"kernel_size", "stride", "padding", "output_padding", "dilation", "output_size", "size", "scale_factor"}
 CUSTOM_CLASSES = ("LayerScale", "StochasticDepth")  # torch.nn lacks them: defined in the file
 
@@ -112,10 +73,6 @@ CUSTOM_CLASSES = ("LayerScale", "StochasticDepth")  # torch.nn lacks them: defin
 def _family(op: str) -> str:
     """The op without its dimensionality: Conv2d -> Conv."""
     return re.sub(r"[123]d$", "", op)
-
-
-def _signature(op: str):
-    return SIGNATURES.get(_family(op), ((), {}))
 
 
 def _collapse(key: str, value):
@@ -260,7 +217,7 @@ class Generator:
         return Call("nn.Sequential", (Call("OrderedDict", (pairs,)),))
 
     def _layer(self, owner: Instance, node):
-        positional, defaults = _signature(node.op)
+        positional, defaults = node.kind.torch_positional, node.kind.torch_defaults
         args = []
         for key, value in node.hparams.items():
             value = _collapse(key, value)

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from math import prod
 
-from cnnspec.layers.base import ArgSpec, Cost, Inferred, LayerError, LayerKind, Saved, boolean, choice, int_at_least, integer, number
+from cnnspec.layers.base import (
+    ArgSpec,
+    Cost,
+    Inferred,
+    LayerError,
+    LayerKind,
+    Saved,
+    SignatureFromArgs,
+    boolean,
+    choice,
+    int_at_least,
+    integer,
+    number,
+)
 
 # What each op's backward reads (torch 2.13, measured with saved_tensors_hooks): its output or its input.
 _KEEPS_OUTPUT = {"ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax"}
@@ -14,7 +27,7 @@ _KEEPS_INPUT = {"ReLU6", "LeakyReLU", "ELU", "GELU", "SiLU", "Hardswish", "Hards
 _INPLACE_KEEPS_RESULT = {"ReLU", "LeakyReLU", "ELU"}
 
 
-class Activation(LayerKind):
+class Activation(SignatureFromArgs, LayerKind):
     row_type = "Activation"
     fold = True
 
@@ -56,6 +69,8 @@ class PReLU(Activation):
 
 
 class Softmax(Activation):
+    torch_defaults = {}  # torch's dim defaults to None (deprecated), so it is always written
+
     def __init__(self, names, op):
         super().__init__(names, op, (ArgSpec("dim", integer, 1),), f"torch.nn.{op} along `dim` (torch numbering: 0 is the batch)")
 

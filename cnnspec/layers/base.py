@@ -102,6 +102,10 @@ class LayerKind:
     arity: int = 1  # number of input tensors; 0 means any number >= 1
 
     torch_template = ""  # how PyTorch spells it, {n} standing for the number of spatial axes
+    # The torch constructor, for codegen: arguments written without their name, and the
+    # defaults it leaves out (torch's own, which may differ from the DSL's).
+    torch_positional: tuple[str, ...] = ()
+    torch_defaults: dict = {}
 
     @property
     def torch(self) -> str:
@@ -282,6 +286,19 @@ def expand_axes(kind: LayerKind, arg: str, value, rank: int) -> tuple[int, ...]:
             raise LayerError("E202", f"{kind.name}: '{arg}' has {len(value)} values but the input has {rank} spatial axes", arg=arg)
         return value
     return (value,) * rank
+
+
+class SignatureFromArgs:
+    """For kinds whose hparams are their DSL arguments with torch's names and defaults:
+    the required ones are positional, the others keywords with those defaults."""
+
+    @property
+    def torch_positional(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.args if spec.default is REQUIRED)
+
+    @property
+    def torch_defaults(self) -> dict:
+        return {spec.name: spec.default for spec in self.args if spec.default is not REQUIRED}
 
 
 def torch_int_or_tuple(values: tuple[int, ...]):

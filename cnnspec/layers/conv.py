@@ -73,6 +73,8 @@ def border_warnings(kind, shape, kernel, stride, pad, dilation):
 
 class Conv(LayerKind):
     torch_template = "nn.Conv{n}d"
+    torch_positional = ("in_channels", "out_channels")
+    torch_defaults = {"stride": 1, "padding": 0, "output_padding": 0, "dilation": 1, "groups": 1, "bias": True}
     row_type = "Convolution"
     summary = "convolution; in_channels comes from the input"
     args = (
@@ -190,6 +192,7 @@ class PointwiseConv(Conv):
 
 class ConvTranspose(LayerKind):
     torch_template = "nn.ConvTranspose{n}d"
+    torch_positional, torch_defaults = Conv.torch_positional, Conv.torch_defaults
     row_type = "Transposed convolution"
     summary = "transposed convolution; in_channels comes from the input"
     args = (

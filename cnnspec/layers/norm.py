@@ -45,6 +45,8 @@ def _feature_rank(kind, shape, dims, accepts_flat: bool) -> int:
 
 class BatchNorm(LayerKind):
     torch_template = "nn.BatchNorm{n}d"
+    torch_positional = ("num_features",)
+    torch_defaults = {"eps": 1e-05, "momentum": 0.1, "affine": True, "track_running_stats": True}
     row_type = "Batch normalization"
     fold = True
     summary = "batch normalization over the channel axis (running_mean, running_var, num_batches_tracked buffers)"
@@ -81,6 +83,8 @@ class BatchNorm(LayerKind):
 
 class InstanceNorm(LayerKind):
     torch_template = "nn.InstanceNorm{n}d"
+    torch_positional = ("num_features",)
+    torch_defaults = {"eps": 1e-05, "momentum": 0.1, "affine": False, "track_running_stats": False}
     row_type = "Instance normalization"
     fold = True
     summary = "instance normalization (torch defaults: no affine, no running stats)"
@@ -121,6 +125,8 @@ class InstanceNorm(LayerKind):
 
 class GroupNorm(LayerKind):
     torch_template = "nn.GroupNorm"
+    torch_positional = ("num_groups", "num_channels")
+    torch_defaults = {"eps": 1e-05, "affine": True}
     names = ("groupnorm",)
     row_type = "Group normalization"
     fold = True
@@ -144,6 +150,8 @@ class GroupNorm(LayerKind):
 
 class LayerNorm(LayerKind):
     torch_template = "nn.LayerNorm"
+    torch_positional = ("normalized_shape",)
+    torch_defaults = {"eps": 1e-05, "elementwise_affine": True, "bias": True}
     names = ("layernorm",)
     row_type = "Layer normalization"
     fold = True
@@ -183,6 +191,8 @@ class LayerNorm(LayerKind):
 
 class LocalResponseNorm(LayerKind):
     torch_template = "nn.LocalResponseNorm"
+    torch_positional = ("size",)
+    torch_defaults = {"alpha": 0.0001, "beta": 0.75, "k": 1.0}
     names = ("lrn", "localresponsenorm")
     row_type = "Local response normalization"
     fold = True

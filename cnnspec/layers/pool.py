@@ -34,6 +34,15 @@ def _suffix(dims):
 class Pool(LayerKind):
     """MaxPool and AvgPool; the stride defaults to the kernel size, as in torch."""
 
+    _TORCH_DEFAULTS = {
+        "Max": {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False},
+        "Avg": {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True},
+    }
+
+    @property
+    def torch_defaults(self) -> dict:
+        return self._TORCH_DEFAULTS[self.family]
+
     def __init__(self, family: str, dims: int | None):
         self.family, self.dims = family, dims
         self.names = (f"{family.lower()}pool{_suffix(dims)}",)
@@ -111,6 +120,8 @@ def output_size_arg(kind, arg, value):
 
 class AdaptivePool(LayerKind):
     """AdaptiveAvgPool/AdaptiveMaxPool: a fixed output size whatever the input size."""
+
+    torch_positional = ("output_size",)
 
     def __init__(self, family: str, dims: int | None, spellings=None, fixed_size=None):
         self.family, self.dims, self.fixed_size = family, dims, fixed_size

@@ -15,6 +15,7 @@ from cnnspec.layers.base import (
     LayerKind,
     MovesData,
     Saved,
+    SignatureFromArgs,
     boolean,
     choice,
     format_shape,
@@ -32,6 +33,7 @@ from cnnspec.layers.base import (
 
 class Flatten(MovesData, LayerKind):
     torch_template = "nn.Flatten"
+    torch_defaults = {"start_dim": 1, "end_dim": -1}
     names = ("flatten",)
     row_type = "Flatten"
     summary = "flatten axes start_dim..end_dim (torch numbering: 0 is the batch)"
@@ -64,6 +66,8 @@ class Flatten(MovesData, LayerKind):
 
 class Linear(LayerKind):
     torch_template = "nn.Linear"
+    torch_positional = ("in_features", "out_features")
+    torch_defaults = {"bias": True}
     names = ("linear", "fc")
     row_type = "Fully connected"
     summary = "fully connected layer; in_features comes from the (flat) input"
@@ -93,7 +97,7 @@ class Linear(LayerKind):
         return Saved(inputs=(0,))  # addmm keeps the input (and the weight, a parameter)
 
 
-class Passthrough(LayerKind):
+class Passthrough(SignatureFromArgs, LayerKind):
     """Layers that keep the shape and have no parameters: dropout, identity, stochastic depth."""
 
     fold = True
@@ -125,6 +129,7 @@ class Passthrough(LayerKind):
 
 class Upsample(LayerKind):
     torch_template = "nn.Upsample"
+    torch_defaults = {"size": None, "scale_factor": None, "mode": "nearest", "align_corners": None}
     names = ("upsample",)
     row_type = "Upsampling"
     summary = "upsampling by `scale` or to `size` (nearest, linear, bilinear, bicubic, trilinear)"
@@ -223,6 +228,7 @@ class Upsample(LayerKind):
 
 class PixelShuffle(MovesData, LayerKind):
     torch_template = "nn.PixelShuffle"
+    torch_positional = ("upscale_factor",)
     names = ("pixelshuffle",)
     row_type = "Pixel shuffle"
     summary = "C*r*r x H x W -> C x H*r x W*r"
@@ -248,6 +254,7 @@ class PixelShuffle(MovesData, LayerKind):
 
 class ZeroPad(MovesData, LayerKind):
     torch_template = "nn.ZeroPad{n}d"
+    torch_positional = ("padding",)
     row_type = "Zero padding"
     summary = "zero padding: an int, or (left, right[, top, bottom[, front, back]]) from the last axis"
     args = (ArgSpec("pad", int_or_tuple, aliases=("padding",)),)
@@ -289,6 +296,7 @@ class ZeroPad(MovesData, LayerKind):
 
 class ChannelShuffle(MovesData, LayerKind):
     torch_template = "nn.ChannelShuffle"
+    torch_positional = ("groups",)
     names = ("channelshuffle",)
     row_type = "Channel shuffle"
     fold = True
@@ -356,6 +364,8 @@ class Split(LayerKind):
 
 class LayerScale(LayerKind):
     torch_template = "an nn.Parameter of shape (C, 1, ..., 1), multiplied in"
+    torch_positional = ("channels", "rank")  # the class the generated file defines
+    torch_defaults = {"init": 1e-06}
     names = ("layerscale",)
     row_type = "Layer scale"
     fold = True
