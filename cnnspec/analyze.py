@@ -8,6 +8,7 @@ from cnnspec.analysis.compute import costs
 from cnnspec.analysis.receptive import receptive_fields
 from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, position, warning
 from cnnspec.expand import Expander
+from cnnspec.fastparse import parse_definitions
 from cnnspec.ir import Graph, Shape, Value
 from cnnspec.parser import parse
 from cnnspec.source import Source, Span
@@ -36,7 +37,7 @@ def analyze(source: Source, net: str | None = None, input_shape: Shape | None = 
     """Parse, expand and check one source file; every problem becomes a diagnostic."""
     result = Analysis(source)
     try:
-        definitions = to_syntax(parse(source))
+        definitions = _definitions(source)
     except CnnspecError as exc:  # syntax errors: the file is not analysed further
         result.diagnostics.extend(getattr(exc, "diagnostics", None) or [exc.diagnostic])
         return result
@@ -54,6 +55,13 @@ def analyze(source: Source, net: str | None = None, input_shape: Shape | None = 
     result.diagnostics.sort(key=position)
     result.diagnostics = _unique(result.diagnostics)
     return result
+
+
+def _definitions(source: Source) -> tuple[Definition, ...]:
+    """The file's definitions: from the fast parser when it takes the file, else from Lark's,
+    which also reports the syntax errors (raised as CnnspecError)."""
+    definitions = parse_definitions(source.text)
+    return definitions if definitions is not None else to_syntax(parse(source))
 
 
 def _suggest_clean_sizes(graph: Graph, diagnostics: list[Diagnostic]) -> list[Diagnostic]:

@@ -163,7 +163,7 @@ def _token_span(token: Token) -> Span:
 MAX_DIGITS = 30  # far beyond any size (sizes are 64-bit); Python refuses to convert > 4300 digits
 
 
-def _int(text: str, span: Span) -> int:
+def int_literal(text: str, span: Span) -> int:
     digits = text.replace("_", "")
     if len(digits) > MAX_DIGITS:
         message = f"the number {digits[:8]}... ({len(digits):,} digits) is too large (sizes are 64-bit integers)"
@@ -171,7 +171,7 @@ def _int(text: str, span: Span) -> int:
     return int(digits)
 
 
-def _float(text: str, span: Span) -> float:
+def float_literal(text: str, span: Span) -> float:
     value = float(text)
     if math.isinf(value):  # 1e400: beyond the largest float, about 1.8e308
         raise CnnspecError(error("E210", f"the number {text} is too large (the largest float is about 1.8e308)", span))
@@ -181,12 +181,12 @@ def _float(text: str, span: Span) -> float:
 SUFFIXES = {"K": 1000, "M": 1000**2, "G": 1000**3, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
 
 
-def _suffixed(text: str, span: Span) -> int | float:
+def suffixed_literal(text: str, span: Span) -> int | float:
     """5M -> 5_000_000, 1.5Ki -> 1536, 0.0001K -> 0.1: an int whenever the value is whole."""
     number = text.rstrip("KMGi")
     whole, _, fraction = number.partition(".")
     scale = SUFFIXES[text[len(number) :]]
-    numerator = _int(whole + fraction, span) * scale
+    numerator = int_literal(whole + fraction, span) * scale
     denominator = 10 ** len(fraction)
     return numerator // denominator if numerator % denominator == 0 else numerator / denominator
 
@@ -240,7 +240,7 @@ class ToSyntax:
     def input_decl(self, meta, children):
         if len(children) == 1 and isinstance(children[0], Token):
             token = children[0]
-            dims = tuple(Literal(_int(part, _token_span(token)), _token_span(token)) for part in str(token).split("x"))
+            dims = tuple(Literal(int_literal(part, _token_span(token)), _token_span(token)) for part in str(token).split("x"))
             return InputDecl(dims, _span(meta))
         return InputDecl(tuple(children), _span(meta))
 
@@ -311,13 +311,13 @@ class ToSyntax:
 
     # expressions
     def int(self, meta, children):
-        return Literal(_int(children[0], _span(meta)), _span(meta), str(children[0]))
+        return Literal(int_literal(children[0], _span(meta)), _span(meta), str(children[0]))
 
     def suffixed(self, meta, children):
-        return Literal(_suffixed(str(children[0]), _span(meta)), _span(meta), str(children[0]))
+        return Literal(suffixed_literal(str(children[0]), _span(meta)), _span(meta), str(children[0]))
 
     def float(self, meta, children):
-        return Literal(_float(str(children[0]), _span(meta)), _span(meta), str(children[0]))
+        return Literal(float_literal(str(children[0]), _span(meta)), _span(meta), str(children[0]))
 
     def string(self, meta, children):
         return Literal(str(children[0])[1:-1], _span(meta))
