@@ -71,7 +71,7 @@ _OPERATORS = _COMPARISONS | _PRODUCT_OPS | _SUM_OPS | {"NAME"}  # a name after a
 _OPERANDS = frozenset(("INT", "FLOAT", "SUFFIXED", "STRING", "NAME"))
 _CONSTANTS = {"true": True, "false": False, "none": None}
 _NEWLINE = ("\n", "\n", 0, 0)
-_new_span = Span._make  # without Span()'s keyword handling: spans are the bulk of the work
+_tuple_new = tuple.__new__  # builds a Span without its constructor's Python frame: spans are much of the work
 _END = ("EOF", "", 0, 0)
 
 
@@ -170,11 +170,12 @@ class _Parser:
 
     def span(self, first: int, last: int) -> Span:
         lines, tokens = self.lines, self.tokens
-        return _new_span((lines[first], tokens[first][2], lines[last], tokens[last][3]))
+        return _tuple_new(Span, (lines[first], tokens[first][2], lines[last], tokens[last][3]))
 
     def span_from(self, first: int) -> Span:
         """From token `first` to the last token taken."""
-        return self.span(first, self.at - 1)
+        lines, tokens, last = self.lines, self.tokens, self.at - 1
+        return _tuple_new(Span, (lines[first], tokens[first][2], lines[last], tokens[last][3]))
 
     def kind(self, ahead: int = 0) -> str:
         return self.tokens[self.at + ahead][0]
@@ -259,22 +260,23 @@ class _Parser:
 
     def body(self) -> tuple:
         self.take("{")
+        tokens = self.tokens
         statements = []
         while True:
-            self.skip(("\n", ";"))
-            if self.kind() == "}":
+            while tokens[self.at][0] in ("\n", ";"):
+                self.at += 1
+            if tokens[self.at][0] == "}":
                 self.at += 1
                 return tuple(statements)
             statements.append(self.statement())
-            if self.kind() not in ("\n", ";", "}"):
+            if tokens[self.at][0] not in ("\n", ";", "}"):
                 raise NotOnFastPath
 
     # ---- statements -----------------------------------------------------------------
 
     def statement(self):
-        token = self.tokens[self.at]
-        if token[0] == "NAME":
-            word = token[1]
+        kind, word = self.tokens[self.at][:2]
+        if kind == "NAME":
             if word == "input":
                 return self.input_decl()
             if word == "if":
@@ -282,12 +284,15 @@ class _Parser:
             if word == "for":
                 return self.for_stmt()
             if word == "expect":
-                first = self.at
-                self.at += 1
-                return Expect(self.expression(), self.span_from(first))
+                return self.expect_stmt()
             if self.kind(1) in ("=", ","):
                 return self.assign()
         return self.chain()
+
+    def expect_stmt(self) -> Expect:
+        first = self.at
+        self.at += 1
+        return Expect(self.expression(), self.span_from(first))
 
     def input_decl(self) -> InputDecl:
         first = self.at
@@ -479,7 +484,7 @@ class _Parser:
         if kind == "(":
             return self.parenthesised(first)
         line = self.lines[first]
-        span = _new_span((line, column, line, end))
+        span = _tuple_new(Span, (line, column, line, end))
         if kind == "INT":
             return Literal(int_literal(text, span), span, text)
         if kind == "NAME":
