@@ -10,9 +10,8 @@ from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, position,
 from cnnspec.expand import Expander
 from cnnspec.fastparse import parse_definitions
 from cnnspec.ir import Graph, Shape, Value
-from cnnspec.parser import parse
 from cnnspec.source import Source, Span
-from cnnspec.syntax import Definition, to_syntax
+from cnnspec.syntax import Definition
 
 
 class Analysis:
@@ -61,7 +60,11 @@ def _definitions(source: Source) -> tuple[Definition, ...]:
     """The file's definitions: from the fast parser when it takes the file, else from Lark's,
     which also reports the syntax errors (raised as CnnspecError)."""
     definitions = parse_definitions(source.text)
-    return definitions if definitions is not None else to_syntax(parse(source))
+    if definitions is not None:
+        return definitions
+    from cnnspec.parser import parse, to_syntax  # Lark: only for files the fast parser declines
+
+    return to_syntax(parse(source))
 
 
 def _suggest_clean_sizes(graph: Graph, diagnostics: list[Diagnostic]) -> list[Diagnostic]:

@@ -18,9 +18,9 @@ from itertools import repeat
 from typing import NamedTuple
 
 from cnnspec.diagnostics import CnnspecError
-from cnnspec.parser import MAX_NESTING
 from cnnspec.source import Span
 from cnnspec.syntax import (
+    MAX_NESTING,
     Arg,
     Assign,
     Binary,

@@ -1,11 +1,9 @@
-"""The syntax tree: typed, immutable nodes with source spans, built from Lark's parse tree."""
+"""The syntax tree: typed, immutable nodes with source spans, built by cnnspec.fastparse or, from Lark's parse tree, by cnnspec.parser."""
 
 from __future__ import annotations
 
 import math
 from typing import NamedTuple
-
-from lark import Token, Tree
 
 from cnnspec.diagnostics import CnnspecError, error
 from cnnspec.source import Span
@@ -152,14 +150,7 @@ class Definition(NamedTuple):
     name_span: Span
 
 
-def _span(meta) -> Span:
-    return Span.of(meta)
-
-
-def _token_span(token: Token) -> Span:
-    return Span(token.line, token.column, token.end_line, token.end_column)
-
-
+MAX_NESTING = 100  # brackets; deeper input would exhaust Python's stack when expanded
 MAX_DIGITS = 30  # far beyond any size (sizes are 64-bit); Python refuses to convert > 4300 digits
 
 
@@ -189,173 +180,3 @@ def suffixed_literal(text: str, span: Span) -> int | float:
     numerator = int_literal(whole + fraction, span) * scale
     denominator = 10 ** len(fraction)
     return numerator // denominator if numerator % denominator == 0 else numerator / denominator
-
-
-class ToSyntax:
-    """Lark tree -> syntax nodes, one method per grammar rule: method(meta, children)."""
-
-    def transform(self, tree: Tree):
-        """Bottom-up, without recursion (a long expression makes a deep tree)."""
-        postfix = []  # the subtrees, each after its children when read backwards
-        pending = [tree]
-        while pending:
-            node = pending.pop()
-            postfix.append(node)
-            pending.extend(child for child in node.children if isinstance(child, Tree))
-        results = {}  # id(subtree) -> its syntax node
-        for node in reversed(postfix):
-            children = [results.pop(id(c)) if isinstance(c, Tree) else c for c in node.children]
-            method = getattr(self, node.data, None)
-            results[id(node)] = Tree(node.data, children, node.meta) if method is None else method(node.meta, children)
-        return results[id(tree)]
-
-    def start(self, meta, children):
-        return tuple(children)
-
-    def block_def(self, meta, children):
-        kind, name, *rest = children
-        return self._definition(meta, str(kind), name, rest)
-
-    def net_def(self, meta, children):
-        name, *rest = children
-        return self._definition(meta, "net", name, rest)
-
-    def _definition(self, meta, kind, name, rest):
-        params = rest[0] if len(rest) == 2 else ()
-        return Definition(kind, str(name), params, rest[-1], _span(meta), _token_span(name))
-
-    def block_kind(self, meta, children):
-        return str(children[0])
-
-    def param_list(self, meta, children):
-        return tuple(children)
-
-    def param(self, meta, children):
-        default = children[1] if len(children) > 1 else None
-        return Param(str(children[0]), default, _span(meta))
-
-    def body(self, meta, children):
-        return tuple(children)
-
-    def input_decl(self, meta, children):
-        if len(children) == 1 and isinstance(children[0], Token):
-            token = children[0]
-            dims = tuple(Literal(int_literal(part, _token_span(token)), _token_span(token)) for part in str(token).split("x"))
-            return InputDecl(dims, _span(meta))
-        return InputDecl(tuple(children), _span(meta))
-
-    def expect_stmt(self, meta, children):
-        return Expect(children[0], _span(meta))
-
-    def assign(self, meta, children):
-        *targets, chain = children
-        return Assign(tuple((str(t), _token_span(t)) for t in targets), chain, _span(meta))
-
-    def if_stmt(self, meta, children):
-        condition, then, *rest = children
-        otherwise = rest[0] if rest else ()
-        if isinstance(otherwise, If):
-            otherwise = (otherwise,)
-        return If(condition, then, otherwise, _span(meta))
-
-    def for_stmt(self, meta, children):
-        var, start, stop, body = children
-        return For(str(var), start, stop, body, _span(meta))
-
-    def chain(self, meta, children):
-        return Chain(tuple(children), _span(meta))
-
-    def item(self, meta, children):
-        label = children[0] if isinstance(children[0], Label) else None
-        rest = children[1:] if label else children
-        repeat = rest[1] if len(rest) > 1 else None
-        return Item(label, rest[0], repeat, _span(meta))
-
-    def label(self, meta, children):
-        name = children[0]
-        index = children[1] if len(children) > 1 else None
-        name_span = _token_span(name)
-        if index is not None:  # name{index}: up to the '}' (the ':' is the label's last character)
-            name_span = Span(name.line, name.column, meta.end_line, meta.end_column - 1)
-        return Label(str(name), index, _span(meta), name_span)
-
-    def repeat(self, meta, children):
-        return children[-1]
-
-    def call(self, meta, children):
-        name, *args = children
-        return Call(str(name), tuple(args), _span(meta))
-
-    def ref(self, meta, children):
-        return Call(str(children[0]), (), _span(meta), bare=True)
-
-    def in_ref(self, meta, children):
-        return InputRef(_span(meta))
-
-    def group(self, meta, children):
-        return Group(children[0], _span(meta))
-
-    def paren(self, meta, children):
-        return Paren(children[0], _span(meta))
-
-    def merge(self, meta, children):
-        op, *operands = children
-        return Merge(op, tuple(operands), _span(meta))
-
-    def merge_op(self, meta, children):
-        return str(children[0])
-
-    def arg(self, meta, children):
-        name = str(children[0]) if len(children) == 2 else None
-        return Arg(name, children[-1], _span(meta))
-
-    # expressions
-    def int(self, meta, children):
-        return Literal(int_literal(children[0], _span(meta)), _span(meta), str(children[0]))
-
-    def suffixed(self, meta, children):
-        return Literal(suffixed_literal(str(children[0]), _span(meta)), _span(meta), str(children[0]))
-
-    def float(self, meta, children):
-        return Literal(float_literal(str(children[0]), _span(meta)), _span(meta), str(children[0]))
-
-    def string(self, meta, children):
-        return Literal(str(children[0])[1:-1], _span(meta))
-
-    def true(self, meta, children):
-        return Literal(True, _span(meta))
-
-    def false(self, meta, children):
-        return Literal(False, _span(meta))
-
-    def none(self, meta, children):
-        return Literal(None, _span(meta))
-
-    def var(self, meta, children):
-        return Var(str(children[0]), _span(meta))
-
-    def tuple(self, meta, children):
-        return TupleExpr(tuple(children), _span(meta))
-
-    def neg(self, meta, children):
-        return Unary("-", children[0], _span(meta))
-
-    def not_(self, meta, children):
-        return Unary("not", children[0], _span(meta))
-
-    def binop(self, meta, children):
-        left, op, right = children
-        return Binary(str(op), left, right, _span(meta))
-
-    compare = binop
-
-    def and_(self, meta, children):
-        return Binary("and", children[0], children[1], _span(meta))
-
-    def or_(self, meta, children):
-        return Binary("or", children[0], children[1], _span(meta))
-
-
-def to_syntax(tree) -> tuple[Definition, ...]:
-    """Raises CnnspecError for a literal that cannot be represented (a 5,000-digit number)."""
-    return ToSyntax().transform(tree)

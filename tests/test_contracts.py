@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from cnnspec.analysis.contracts import QUANTITIES
 from cnnspec.analyze import analyze
 from cnnspec.cli import cli
-from cnnspec.parser import parse
+from cnnspec.parser import parse, to_syntax
 from cnnspec.source import Source
-from cnnspec.syntax import Expect, Literal, to_syntax
+from cnnspec.syntax import Expect, Literal
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.cnn"))

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from cnnspec.analyze import analyze
 from cnnspec.diagnostics import CnnspecError
 from cnnspec.fastparse import KEYWORDS, parse_definitions
-from cnnspec.parser import MAX_NESTING, parse
+from cnnspec.parser import parse, to_syntax
 from cnnspec.source import Source
-from cnnspec.syntax import to_syntax
+from cnnspec.syntax import MAX_NESTING
 from tests.test_fuzz import FUZZ, mutated_examples
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

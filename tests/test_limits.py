@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from cnnspec.analyze import analyze
 from cnnspec.cli import cli
 from cnnspec.expand import MAX_CALL_DEPTH, MAX_NODES
-from cnnspec.parser import MAX_NESTING
 from cnnspec.source import Source
+from cnnspec.syntax import MAX_NESTING
 
 HANG_GUARD_S = 30.0  # generous: the machine is shared; this only catches a hang (the figures are printed)
 
