@@ -157,14 +157,15 @@ def _merge(graph: Graph, node, incoming: list[RF], shapes, diagnostics, collapse
     if not local:
         return collapsed
     # A broadcast operand reads one fixed window for every output; the others decide the window.
-    chosen = [entry for entry in local if entry[2] == entry[1].jump] or local
-    size, jump, padding = [], [], []
-    for axis in range(len(local[0][1].size)):
-        best = max((entry[1] for entry in chosen), key=lambda field: field.size[axis])
-        size.append(best.size[axis])
-        jump.append(best.jump[axis])
-        padding.append(best.padding[axis])
-    result = _local(tuple(size), tuple(jump), tuple(padding), whole)
+    chosen = [field for _, field, jumps in local if jumps == field.jump] or [field for _, field, _ in local]
+    widest = [max(chosen, key=lambda field: field.size[axis]) for axis in range(len(chosen[0].size))]
+    if widest and all(field is widest[0] for field in widest) and widest[0].whole_input == whole:
+        result = widest[0]  # one path has the largest window on every axis (a residual block)
+    else:
+        size, jump, padding = (
+            tuple(getattr(field, name)[axis] for axis, field in enumerate(widest)) for name in ("size", "jump", "padding")
+        )
+        result = _local(size, jump, padding, whole)
     reference = (local[0][2], local[0][1].center)
     if any((jumps, field.center) != reference for _, field, jumps in local[1:]):
         described = []
