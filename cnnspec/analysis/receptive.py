@@ -158,13 +158,13 @@ def _merge(graph: Graph, node, incoming: list[RF], shapes, diagnostics, collapse
         return collapsed
     # A broadcast operand reads one fixed window for every output; the others decide the window.
     chosen = [field for _, field, jumps in local if jumps == field.jump] or [field for _, field, _ in local]
-    widest = [max(chosen, key=lambda field: field.size[axis]) for axis in range(len(chosen[0].size))]
+    widest = [max(chosen, key=lambda field: field.size[axis]) for axis in range(len(chosen[0].size))]  # per axis
     if widest and all(field is widest[0] for field in widest) and widest[0].whole_input == whole:
         result = widest[0]  # one path has the largest window on every axis (a residual block)
     else:
-        size, jump, padding = (
-            tuple(getattr(field, name)[axis] for axis, field in enumerate(widest)) for name in ("size", "jump", "padding")
-        )
+        size = tuple(field.size[axis] for axis, field in enumerate(widest))
+        jump = tuple(field.jump[axis] for axis, field in enumerate(widest))
+        padding = tuple(field.padding[axis] for axis, field in enumerate(widest))
         result = _local(size, jump, padding, whole)
     reference = (local[0][2], local[0][1].center)
     if any((jumps, field.center) != reference for _, field, jumps in local[1:]):
