@@ -9,7 +9,7 @@ from cnnspec.analysis.receptive import receptive_fields
 from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, position, warning
 from cnnspec.expand import Expander
 from cnnspec.fastparse import parse_definitions
-from cnnspec.ir import Graph, Shape, Value
+from cnnspec.ir import Graph, Shape
 from cnnspec.source import Source, Span
 from cnnspec.syntax import Definition
 
@@ -160,17 +160,19 @@ def _choose_net(table, result: Analysis, wanted: str | None) -> Definition | Non
 def graph_warnings(graph: Graph) -> list[Diagnostic]:
     """Whole-graph checks: outputs nobody uses, a conv bias that batch norm cancels."""
     found = []
-    users = graph.consumers()
+    readers = graph.readers()
+    net_output = (graph.output.node, graph.output.index) if graph.output is not None else None
     for node in graph.nodes:
-        for index in range(len(node.outputs or ())):
-            value_used = users.get(Value(node.id, index)) or graph.output == Value(node.id, index)
-            if not value_used and node.op != "Input":
-                which = f"output {index + 1} of" if len(node.outputs) > 1 else "the output of"
+        outputs = len(node.outputs or ())
+        for index in range(outputs if node.op != "Input" else 0):
+            if (node.id, index) not in readers and (node.id, index) != net_output:
+                which = f"output {index + 1} of" if outputs > 1 else "the output of"
                 found.append(warning("W401", f"{which} {node.op} '{node.name}' is never used", node.span, _expansion_notes(node)))
-        followers = users.get(Value(node.id, 0), [])
-        if node.op.startswith("Conv") and node.hparams.get("bias") and followers and all(f.op.startswith("BatchNorm") for f in followers):
-            message = f"{node.op} '{node.name}' has a bias that the batch norm after it cancels: use bias=false ({node.hparams['out_channels']:,} wasted parameters)"
-            found.append(warning("W402", message, node.span, _expansion_notes(node)))
+        if node.op.startswith("Conv") and node.hparams.get("bias"):
+            followers = readers.get((node.id, 0), ())
+            if followers and all(f.op.startswith("BatchNorm") for f in followers):
+                message = f"{node.op} '{node.name}' has a bias that the batch norm after it cancels: use bias=false ({node.hparams['out_channels']:,} wasted parameters)"
+                found.append(warning("W402", message, node.span, _expansion_notes(node)))
     return found
 
 

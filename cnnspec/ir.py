@@ -54,7 +54,7 @@ class Node:
 
     @property
     def neurons(self) -> int:
-        return sum(prod(shape) for shape in self.outputs) if self.outputs else 0
+        return sum(map(prod, self.outputs)) if self.outputs else 0
 
 
 class SubmoduleInfo:
@@ -78,17 +78,23 @@ class Graph:
     def input_shape(self) -> Shape | None:
         return self.nodes[0].output if self.nodes else None
 
-    def consumers(self) -> dict[Value, list[Node]]:
-        users: dict[Value, list[Node]] = {}
+    def readers(self) -> dict[tuple[int, int], list[Node]]:
+        """(node id, output index) -> the nodes that read that output, in graph order.
+        Keyed by plain tuples: hashing a Value is a Python call, slow on large nets."""
+        readers: dict[tuple[int, int], list[Node]] = {}
         for node in self.nodes:
             for value in node.inputs:
-                users.setdefault(value, []).append(node)
-        return users
+                readers.setdefault((value.node, value.index), []).append(node)
+        return readers
+
+    def consumers(self) -> dict[Value, list[Node]]:
+        """readers(), keyed by Value."""
+        return {Value(node_id, index): nodes for (node_id, index), nodes in self.readers().items()}
 
     def totals(self) -> dict[str, int]:
-        params = sum(node.params for node in self.nodes)
+        params = sum([node.params for node in self.nodes])
         return {
             "params": params,
             "trainable_params": params,
-            "buffers": sum(node.buffers for node in self.nodes),
+            "buffers": sum([node.buffers for node in self.nodes]),
         }

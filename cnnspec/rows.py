@@ -3,10 +3,12 @@ the layer before them, as in the VGG19 table (its "Convolution" rows include the
 
 from __future__ import annotations
 
-from cnnspec.ir import Graph, Node, Shape, Value
+from cnnspec.ir import Graph, Node, Shape
 
 
 class Row:
+    __slots__ = ("index", "type", "nodes")
+
     def __init__(self, index: int | None, type: str, nodes: list[Node]):
         self.index = index  # None for rows the table does not number (flatten)
         self.type = type
@@ -22,24 +24,24 @@ class Row:
 
     @property
     def outputs(self) -> tuple[Shape, ...]:
-        return self.last.outputs or ()
+        return self.nodes[-1].outputs or ()
 
     @property
     def counted(self) -> bool:
         """Whether the row's outputs are new neurons: not the input, not a reshape."""
-        return self.head.op not in ("Input", "Flatten")
+        return self.nodes[0].op not in ("Input", "Flatten")
 
     @property
     def neurons(self) -> int:
-        return self.last.neurons
+        return self.nodes[-1].neurons
 
     @property
     def params(self) -> int:
-        return sum(node.params for node in self.nodes)
+        return sum([node.params for node in self.nodes])
 
     @property
     def buffers(self) -> int:
-        return sum(node.buffers for node in self.nodes)
+        return sum([node.buffers for node in self.nodes])
 
 
 def folds(node: Node, graph: Graph) -> bool:
@@ -56,19 +58,25 @@ def folds(node: Node, graph: Graph) -> bool:
 def build_rows(graph: Graph) -> list[Row]:
     rows: list[Row] = []
     number = 0
+    previous: Row | None = None
     for node in graph.nodes:
-        previous = rows[-1] if rows else None
-        follows_previous = previous is not None and node.inputs == (Value(previous.last.id),)
-        if follows_previous and previous.head.op != "Input" and folds(node, graph):
+        if previous is not None and _reads_only(node, previous.nodes[-1]) and previous.nodes[0].op != "Input" and folds(node, graph):
             previous.nodes.append(node)
             continue
         numbered = node.op != "Flatten"
-        rows.append(Row(number if numbered else None, node.kind.row_type or node.op, [node]))
+        previous = Row(number if numbered else None, node.kind.row_type or node.op, [node])
+        rows.append(previous)
         number += numbered
     return rows
 
 
+def _reads_only(node: Node, source: Node) -> bool:
+    """Whether `node`'s one input is the first output of `source`."""
+    inputs = node.inputs
+    return len(inputs) == 1 and inputs[0].node == source.id and inputs[0].index == 0
+
+
 def totals(graph: Graph, rows: list[Row]) -> dict[str, int]:
     result = graph.totals()
-    result["neurons"] = sum(row.neurons for row in rows if row.counted)
+    result["neurons"] = sum([row.neurons for row in rows if row.counted])
     return result

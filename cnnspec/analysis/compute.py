@@ -65,7 +65,7 @@ def costs(graph: Graph) -> dict[int, Cost]:
 def totals(graph: Graph, per_node: dict[int, Cost] | None = None) -> Totals:
     """The network's MACs and other ops for one sample; nodes of unknown cost are listed."""
     per_node = costs(graph) if per_node is None else per_node
-    macs = sum(cost.macs for cost in per_node.values())
-    other = sum(cost.other_ops for cost in per_node.values() if cost.other_ops is not None)
-    unknown = tuple(node_id for node_id, cost in per_node.items() if cost.other_ops is None)
+    macs = sum([cost.macs for cost in per_node.values()])
+    other = sum([cost.other_ops for cost in per_node.values() if cost.other_ops is not None])
+    unknown = tuple([node_id for node_id, cost in per_node.items() if cost.other_ops is None])
     return Totals(macs, other, unknown)

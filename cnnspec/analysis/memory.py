@@ -81,27 +81,20 @@ def saved_tensors(graph: Graph, dtype: str = "float32", batch: int = 1) -> Saved
     not recorded by autograd and keeps nothing (the network input does not require grad).
     """
     width = _check(dtype, batch, "sgd")
-    storage: dict[Value, Value] = {}  # each tensor -> the tensor whose storage it uses
-    elements: dict[Value, int] = {}  # storage -> elements per sample
-    requires_grad: dict[Value, bool] = {}
-    kept: set[Value] = set()
+    # Per node id: the storage of each output, as the (node id, output index) of the tensor that
+    # owns it, and whether its outputs require grad. Lists, not maps keyed by Value: they are hot.
+    storage: list[tuple | None] = [None] * len(graph.nodes)
+    requires_grad: list[bool] = [False] * len(graph.nodes)
+    kept: set[tuple[int, int]] = set()
     by_node: dict[int, int] = {}
     assumed: list[int] = []
     for node in graph.nodes:
         shapes = input_shapes(graph, node)
         if node.outputs is None or shapes is None:
             continue
-        needs_grad = tuple(requires_grad[value] for value in node.inputs)
-        recorded = node.params > 0 or any(needs_grad)
-        aliases = node.kind.aliases(node)
-        for index, shape in enumerate(node.outputs):
-            value = Value(node.id, index)
-            requires_grad[value] = recorded
-            if index in aliases:
-                storage[value] = storage[node.inputs[aliases[index]]]
-            else:
-                storage[value] = value
-                elements[value] = prod(shape)
+        needs_grad = tuple([requires_grad[value.node] for value in node.inputs])
+        recorded = requires_grad[node.id] = node.params > 0 or any(needs_grad)
+        owners = storage[node.id] = _owners(node, storage)
         if not recorded:
             continue
         saved = node.kind.saved_for_backward(node, shapes, needs_grad)
@@ -109,46 +102,58 @@ def saved_tensors(graph: Graph, dtype: str = "float32", batch: int = 1) -> Saved
             assumed.append(node.id)
             saved = Saved(inputs=tuple(range(len(shapes))))
         added = 0
-        tensors = [node.inputs[i] for i in saved.inputs] + [Value(node.id, i) for i in saved.outputs]
-        for value in tensors:
-            root = storage[value]
-            if root not in kept:
-                kept.add(root)
-                added += elements[root] * width * batch
+        for owner in [_owner(node.inputs[i], storage) for i in saved.inputs] + [owners[i] for i in saved.outputs]:
+            if owner not in kept:
+                kept.add(owner)
+                added += _elements(graph, *owner) * width * batch
         added += (saved.elements * width + saved.raw_bytes) * batch + saved.fixed_elements * width
         by_node[node.id] = added
     return SavedTensors(sum(by_node.values()), by_node, tuple(assumed))
 
 
+def _owner(value: Value, storage: list) -> tuple[int, int]:
+    """The (node id, output index) of the tensor whose storage `value` uses."""
+    return storage[value.node][value.index]
+
+
+def _owners(node, storage: list) -> list[tuple[int, int]]:
+    """The owner of each output of `node`: itself, or for a view or an in-place result, its input's."""
+    owners = [(node.id, index) for index in range(len(node.outputs))]
+    for index, source in node.kind.aliases(node).items():
+        owners[index] = _owner(node.inputs[source], storage)
+    return owners
+
+
+def _input_elements(graph: Graph, node) -> int:
+    """Elements per sample of a node's input tensors."""
+    return sum([_elements(graph, value.node, value.index) for value in node.inputs])
+
+
+def _elements(graph: Graph, node_id: int, index: int) -> int:
+    """Elements per sample of output `index` of a node; 0 where its shapes are unknown."""
+    outputs = graph.nodes[node_id].outputs
+    return prod(outputs[index]) if outputs else 0
+
+
 def memory(graph: Graph, dtype: str = "float32", batch: int = 1, optimizer: str = "sgd") -> Memory:
     """Parameter, activation and saved-tensor bytes, and the estimated peak of one training step."""
     width = _check(dtype, batch, optimizer)
-    params = sum(node.params for node in graph.nodes)
-    buffers = sum(node.buffers for node in graph.nodes)
-    activation = {node.id: batch * width * sum(prod(shape) for shape in node.outputs or ()) for node in graph.nodes}
+    counts = graph.totals()
+    params, buffers = counts["params"], counts["buffers"]
+    elements = [node.neurons for node in graph.nodes]  # per sample, all of a node's outputs
+    activation = {node.id: batch * width * count for node, count in zip(graph.nodes, elements)}
     saved = saved_tensors(graph, dtype, batch)
     # in the backward pass a layer turns its output gradient into its input gradients: both alive at once
-    gradient_pair = max(
-        (
-            activation[node.id] + sum(_value_bytes(graph, value, width, batch) for value in node.inputs)
-            for node in graph.nodes
-            if node.inputs
-        ),
-        default=0,
-    )
+    # (in elements per sample: the largest such pair)
+    gradient_pair = max((elements[node.id] + _input_elements(graph, node) for node in graph.nodes if node.inputs), default=0)
     breakdown = {
         "weights": params * width,
         "buffers": buffers * width,
         "gradients": params * width,
         "optimizer_state": OPTIMIZERS[optimizer] * params * width,
         "saved_activations": saved.total,
-        "activation_gradients": gradient_pair,
+        "activation_gradients": gradient_pair * width * batch,
     }
     return Memory(
         dtype, batch, optimizer, params * width, activation, saved.total, sum(breakdown.values()), breakdown, saved.by_node, saved.assumed
     )
-
-
-def _value_bytes(graph: Graph, value: Value, width: int, batch: int) -> int:
-    outputs = graph.nodes[value.node].outputs
-    return prod(outputs[value.index]) * width * batch if outputs else 0

@@ -28,6 +28,7 @@ from fractions import Fraction
 from math import ceil, floor
 from typing import NamedTuple
 
+from cnnspec.analysis.compute import input_shapes
 from cnnspec.diagnostics import Diagnostic, Note, warning
 from cnnspec.ir import Graph
 
@@ -81,104 +82,101 @@ def receptive_fields(graph: Graph) -> tuple[dict[int, RF], list[Diagnostic]]:
     """Every node's receptive field, keyed by node id, and the warnings W403 and W404.
 
     Nodes whose shapes are unknown (an earlier error) and their consumers are left out.
+    A node that keeps its input's window (an activation, a norm) shares its input's RF.
     """
     if not graph.nodes or not graph.nodes[0].outputs:
         return {}, []
-    by_id = {node.id: node for node in graph.nodes}
     image = tuple(graph.nodes[0].output[1:])
     rank = len(image)
-    paths: dict[int, _Path] = {}
+    collapsed = RF(image, image, (0,) * rank, tuple(_exact(Fraction(n - 1, 2)) for n in image), True, local=False)
+    fields: dict[int, RF] = {}
     diagnostics: list[Diagnostic] = []
     for node in graph.nodes:
         if not node.inputs:  # the input
-            paths[node.id] = _Path((1,) * rank, (1,) * rank, (0,) * rank)
+            fields[node.id] = RF((1,) * rank, (1,) * rank, (0,) * rank, (0,) * rank)
             continue
-        if node.outputs is None or any(v.node not in paths for v in node.inputs):
+        sources = [fields.get(value.node) for value in node.inputs]
+        shapes = input_shapes(graph, node)
+        if node.outputs is None or shapes is None or None in sources:
             continue
-        shapes = tuple(by_id[v.node].outputs[v.index] for v in node.inputs)
         step = node.kind.receptive_step(node, shapes)
-        incoming = [_advance(paths[v.node], step, rank) for v in node.inputs]
-        if len(incoming) == 1:
-            paths[node.id] = incoming[0]
+        if len(sources) == 1:
+            fields[node.id] = _advance(sources[0], step, collapsed)
         else:
-            paths[node.id] = _merge(node, incoming, shapes, by_id, diagnostics)
-    found = _coverage_warning(graph, paths, image)
+            incoming = [_advance(field, step, collapsed) for field in sources]
+            fields[node.id] = _merge(graph, node, incoming, shapes, diagnostics, collapsed)
+    found = _coverage_warning(graph, fields, image)
     if found:
         diagnostics.append(found)
-    return {node_id: _record(path, image) for node_id, path in paths.items()}, diagnostics
+    return fields, diagnostics
 
 
 # ---- propagation ---------------------------------------------------------------------
 
 
-class _Path(NamedTuple):
-    """The state carried along the graph; local=False: collapsed, no window any more."""
-
-    size: tuple
-    jump: tuple
-    padding: tuple
-    whole: bool = False
-    local: bool = True
-
-
-_COLLAPSED = _Path((), (), (), True, False)
-
-
-def _advance(path: _Path, step, rank: int) -> _Path:
-    """One layer's window applied to a path: the Distill recurrence, J updated last."""
-    if not path.local:
-        return path
-    if step is None or len(step) != rank:
-        return _COLLAPSED
-    size = tuple(r + (k - 1) * j for (k, _, _), r, j in zip(step, path.size, path.jump))
-    padding = tuple(big_p + p * j for (_, _, p), big_p, j in zip(step, path.padding, path.jump))
-    jump = tuple(j * s for (_, s, _), j in zip(step, path.jump))
-    return _Path(size, jump, padding, path.whole)
+def _advance(field: RF, step, collapsed: RF) -> RF:
+    """One layer's window applied to a field: the Distill recurrence, J updated last."""
+    if not field.local:
+        return field
+    if step is None or len(step) != len(field.size):
+        return collapsed
+    if step == (_ELEMENTWISE,) * len(step):
+        return field
+    size = tuple(r + (k - 1) * j for (k, _, _), r, j in zip(step, field.size, field.jump))
+    padding = tuple(big_p + p * j for (_, _, p), big_p, j in zip(step, field.padding, field.jump))
+    jump = tuple(j * s for (_, s, _), j in zip(step, field.jump))
+    return _local(size, jump, padding, field.whole_input)
 
 
-def _centre(path: _Path) -> tuple:
-    return tuple(_half(r - 1) - p for r, p in zip(path.size, path.padding))
+_ELEMENTWISE = (1, 1, 0)  # the window of an output that reads only its own position
+
+
+def _local(size: tuple, jump: tuple, padding: tuple, whole_input: bool) -> RF:
+    """The record of a window; whole Fractions become ints."""
+    centre = tuple(_half(r - 1) - p for r, p in zip(size, padding))
+    return RF(_exact_all(size), _exact_all(jump), _exact_all(padding), _exact_all(centre), whole_input)
 
 
 def _half(value):
     """value / 2: an int where exact, since a Fraction per layer and axis slows large nets."""
-    return value // 2 if isinstance(value, int) and value % 2 == 0 else Fraction(value, 2)
+    return value // 2 if type(value) is int and value % 2 == 0 else Fraction(value, 2)
 
 
-def _merge(node, incoming: list[_Path], shapes, by_id, diagnostics) -> _Path:
+def _merge(graph: Graph, node, incoming: list[RF], shapes, diagnostics, collapsed: RF) -> RF:
     """Several paths into one node: the largest window when aligned; W403 when not."""
-    whole = any(path.whole for path in incoming)
+    whole = any(field.whole_input for field in incoming)
     out = node.outputs[0]
-    local = []  # (operand index, path, jumps as seen by the merge: 0 on a broadcast axis)
-    for index, path in enumerate(incoming):
-        if not path.local:
+    local = []  # (operand index, field, jumps as seen by the merge: 0 on a broadcast axis)
+    for index, field in enumerate(incoming):
+        if not field.local:
             continue
         shape = shapes[index]
-        broadcast = len(shape) == len(out) and len(shape) == len(path.size) + 1
-        jumps = tuple(0 if broadcast and shape[1 + a] == 1 < out[1 + a] else j for a, j in enumerate(path.jump))
-        local.append((index, path, jumps))
+        broadcast = len(shape) == len(out) and len(shape) == len(field.size) + 1
+        jumps = tuple(0 if broadcast and shape[1 + a] == 1 < out[1 + a] else j for a, j in enumerate(field.jump))
+        local.append((index, field, jumps))
     if not local:
-        return _COLLAPSED
+        return collapsed
     # A broadcast operand reads one fixed window for every output; the others decide the window.
-    chosen = [entry for entry in local if entry[2] == entry[1].jump] or local
-    size, jump, padding = [], [], []
-    for axis in range(len(local[0][1].size)):
-        best = max((entry[1] for entry in chosen), key=lambda path: path.size[axis])
-        size.append(best.size[axis])
-        jump.append(best.jump[axis])
-        padding.append(best.padding[axis])
-    result = _Path(tuple(size), tuple(jump), tuple(padding), whole)
-    reference = (local[0][2], _centre(local[0][1]))
-    if any((jumps, _centre(path)) != reference for _, path, jumps in local[1:]):
+    chosen = [field for _, field, jumps in local if jumps == field.jump] or [field for _, field, _ in local]
+    widest = [max(chosen, key=lambda field: field.size[axis]) for axis in range(len(chosen[0].size))]  # per axis
+    if widest and all(field is widest[0] for field in widest) and widest[0].whole_input == whole:
+        result = widest[0]  # one path has the largest window on every axis (a residual block)
+    else:
+        size = tuple(field.size[axis] for axis, field in enumerate(widest))
+        jump = tuple(field.jump[axis] for axis, field in enumerate(widest))
+        padding = tuple(field.padding[axis] for axis, field in enumerate(widest))
+        result = _local(size, jump, padding, whole)
+    reference = (local[0][2], local[0][1].center)
+    if any((jumps, field.center) != reference for _, field, jumps in local[1:]):
         described = []
-        for number, (index, path, jumps) in enumerate(local, 1):
+        for number, (index, field, jumps) in enumerate(local, 1):
             value = node.inputs[index]
-            source = by_id[value.node]
+            source = graph.nodes[value.node]
             which = f"output {value.index + 1} of " if len(source.outputs or ()) > 1 else ""
-            note = " (broadcast: one window for every output)" if jumps != path.jump else ""
+            note = " (broadcast: one window for every output)" if jumps != field.jump else ""
             described.append(
-                f"path {number} ({which}{source.op} '{source.name}'): r {_fmt(path.size)}, J {_fmt(jumps)}, "
-                f"centre {_fmt(_centre(path))}{note}"
+                f"path {number} ({which}{source.op} '{source.name}'): r {_fmt(field.size)}, J {_fmt(jumps)}, "
+                f"centre {_fmt(field.center)}{note}"
             )
         message = (
             f"{node.op} '{node.name}' merges misaligned paths (their jumps or centres differ), so its outputs "
@@ -191,23 +189,23 @@ def _merge(node, incoming: list[_Path], shapes, by_id, diagnostics) -> _Path:
 # ---- the coverage warning ------------------------------------------------------------
 
 
-def _coverage_warning(graph: Graph, paths, image) -> Diagnostic | None:
+def _coverage_warning(graph: Graph, fields: dict[int, RF], image) -> Diagnostic | None:
     """W404, for a classifier (a net whose output has collapsed the spatial axes): no unit of the
     last spatial layer (the last layer with spatial axes and a window, on the way to the output)
     has a window that covers the whole input. A net with a spatial output is a dense predictor:
     local windows are its design."""
     target = graph.output.node if graph.output is not None else graph.nodes[-1].id
-    if not image or target not in paths or paths[target].local:
+    if not image or target not in fields or fields[target].local:
         return None
-    last = last_spatial_layer(graph, lambda node_id: node_id in paths and paths[node_id].local)
-    if last is None or not last.inputs or paths[last.id].whole:
+    last = last_spatial_layer(graph, lambda node_id: node_id in fields and fields[node_id].local)
+    if last is None or not last.inputs or fields[last.id].whole_input:
         return None  # no spatial layer, or its outputs see the whole input through a gate
-    path = paths[last.id]
+    field = fields[last.id]
     units = last.outputs[0][1:]
-    if all(_covers(r, j, c, n, size) for r, j, c, n, size in zip(path.size, path.jump, _centre(path), units, image)):
+    if all(_covers(r, j, c, n, size) for r, j, c, n, size in zip(field.size, field.jump, field.center, units, image)):
         return None
-    r = _fmt(path.size)
-    smaller = any(r_axis < size for r_axis, size in zip(path.size, image))
+    r = _fmt(field.size)
+    smaller = any(r_axis < size for r_axis, size in zip(field.size, image))
     why = f"smaller than the input {_fmt(image)}" if smaller else f"but no unit's window covers the whole input {_fmt(image)}"
     message = (
         f"the classifier never sees the whole image: the receptive field of the last spatial layer, {last.op} '{last.name}', is {r}, {why}"
@@ -246,14 +244,17 @@ def _covers(r, j, c, units: int, size: int) -> bool:
 
 
 def _exact(value):
+    if type(value) is int:  # most values: skip the slow isinstance check against the Fraction ABC
+        return value
     return int(value) if isinstance(value, Fraction) and value.denominator == 1 else value
 
 
-def _record(path: _Path, image: tuple) -> RF:
-    if not path.local:
-        return RF(image, image, (0,) * len(image), tuple(_exact(Fraction(n - 1, 2)) for n in image), True, local=False)
-    normal = lambda values: tuple(_exact(v) for v in values)
-    return RF(normal(path.size), normal(path.jump), normal(path.padding), normal(_centre(path)), path.whole)
+def _exact_all(values: tuple) -> tuple:
+    """_exact on each value; a tuple of ints, the usual case, is returned as it is."""
+    for value in values:
+        if type(value) is not int:
+            return tuple(_exact(v) for v in values)
+    return values
 
 
 def _fmt(values) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 
 def format_count(value: int) -> str:
     return f"{value:,}"
@@ -16,6 +18,7 @@ def format_dims(shape) -> str:
     return " × ".join(str(d) for d in shape)
 
 
+@lru_cache(maxsize=1024)  # large nets repeat a few shapes thousands of times
 def format_outputs(outputs) -> str:
     return ", ".join(format_dims(shape) for shape in outputs) if outputs else "?"
 

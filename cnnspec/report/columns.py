@@ -28,24 +28,26 @@ def _rf_cell(row, measures) -> str:
         return "?"
     if rf.whole_input:
         return "whole input"
-    return " × ".join(_number(v) for v in rf.size)
+    return " × ".join(map(_number, rf.size))
 
 
 def _jump_cell(row, measures) -> str:
     rf = measures.receptive.get(row.last.id)
-    return "?" if rf is None or rf.whole_input else " × ".join(_number(v) for v in rf.jump)
+    return "?" if rf is None or rf.whole_input else " × ".join(map(_number, rf.jump))
 
 
 def _number(value) -> str:
-    return str(value) if getattr(value, "denominator", 1) == 1 else f"{float(value):.3g}"
+    return str(value) if type(value) is int or getattr(value, "denominator", 1) == 1 else f"{float(value):.3g}"
 
 
 def _macs_cell(row, measures) -> str:
-    return format_si(sum(measures.costs[node.id].macs for node in row.nodes))
+    costs = measures.costs
+    return format_si(sum([costs[node.id].macs for node in row.nodes]))
 
 
 def _other_ops_cell(row, measures) -> str:
-    ops = [measures.costs[node.id].other_ops for node in row.nodes]
+    costs = measures.costs
+    ops = [costs[node.id].other_ops for node in row.nodes]
     return "?" if None in ops else format_si(sum(ops))
 
 
@@ -59,7 +61,7 @@ COLUMNS = {
         "name", "Name", False, lambda row, m: row.head.name if len(row.nodes) == 1 else f"{row.head.name} (+{len(row.nodes) - 1})"
     ),
     "type": Column("type", "Type of Layer", False, lambda row, m: row.type),
-    "layers": Column("layers", "Layers", False, lambda row, m: " + ".join(dict.fromkeys(node.op for node in row.nodes))),
+    "layers": Column("layers", "Layers", False, lambda row, m: " + ".join(dict.fromkeys([node.op for node in row.nodes]))),
     "output": Column("output", "Output Dimension", True, lambda row, m: format_outputs(row.outputs)),
     "neurons": Column("neurons", "No. of Neurons", True, lambda row, m: format_count(row.neurons) if row.counted else "-"),
     "params": Column("params", "No. of Learned Parameters", True, lambda row, m: format_count(row.params)),

@@ -8,7 +8,12 @@ from cnnspec.report.columns import COLUMNS
 
 def table_cells(rows, columns, measures) -> list[tuple[str, ...]]:
     """One tuple of cells per row, in `columns` order."""
-    return [tuple(COLUMNS[name].cell(row, measures) for name in columns) for row in rows]
+    return list(zip(*column_cells(rows, columns, measures)))
+
+
+def column_cells(rows, columns, measures) -> list[list[str]]:
+    """One list of cells per column, in `columns` order, a cell per row."""
+    return [[cell(row, measures) for row in rows] for cell in (COLUMNS[name].cell for name in columns)]
 
 
 def title(analysis) -> str:
@@ -37,15 +42,13 @@ def totals_lines(totals, compute=None, memory=None) -> list[str]:
 
 def plain_table(analysis, rows, columns, measures) -> str:
     headers = tuple(COLUMNS[name].header for name in columns)
-    cells = [headers, *table_cells(rows, columns, measures)]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(headers))]
-    right = [COLUMNS[name].right for name in columns]
-
-    def line(values):
-        return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)).rstrip()
-
+    cells = column_cells(rows, columns, measures)
+    widths = [max(len(header), max(map(len, values), default=0)) for header, values in zip(headers, cells)]
+    # one format for every line: each cell padded to its column's width, on the column's side
+    template = "  ".join(f"{{:{'>' if COLUMNS[name].right else '<'}{width}}}" for name, width in zip(columns, widths))
     rule = "  ".join("-" * w for w in widths)
-    return "\n".join([title(analysis), line(headers), rule, *(line(values) for values in cells[1:])]) + "\n"
+    lines = [template.format(*values).rstrip() for values in [headers, *zip(*cells)]]
+    return "\n".join([title(analysis), lines[0], rule, *lines[1:]]) + "\n"
 
 
 def print_rich_table(analysis, rows, columns, measures, footer_lines) -> None:
