@@ -71,12 +71,11 @@ def _suggest_clean_sizes(graph: Graph, diagnostics: list[Diagnostic]) -> list[Di
     """A declared input that drops border pixels: name the nearest sizes that drop none."""
     if not any(d.code == "W400" for d in diagnostics):
         return diagnostics
-    from cnnspec.analysis.sizes import input_sizes
+    from cnnspec.analysis.sizes import nearest_clean
     from cnnspec.layers.base import axis_names
 
-    axes = input_sizes(graph)
-    names = axis_names(len(axes))
-    parts = [f"{name}: {' or '.join(map(str, axis.nearest_clean())) or 'none'}" for name, axis in zip(names, axes)]
+    names = axis_names(len(graph.input_shape) - 1)
+    parts = [f"{name}: {' or '.join(map(str, nearest_clean(graph, axis))) or 'none'}" for axis, name in enumerate(names)]
     note = Note(f"input sizes nearest the declared {' x '.join(map(str, graph.input_shape))} that drop no pixels: {'; '.join(parts)}")
     return [d._replace(notes=d.notes + (note,)) if d.code == "W400" else d for d in diagnostics]
 

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnspec.analysis.sizes import describe, input_sizes, outcome_at
+from cnnspec.analysis import sizes
+from cnnspec.analysis.sizes import describe, input_sizes, nearest_clean, outcome_at
 from cnnspec.analyze import analyze
 from cnnspec.source import Source, read_source
 from tests.torch_reference import ReferenceNet
@@ -62,6 +63,32 @@ def test_a_declared_size_that_drops_pixels_gets_the_nearest_clean_sizes():
     (warning,) = [d for d in analysis.diagnostics if d.code == "W400"]
     assert "the last 1 pixel of H is silently dropped" in warning.message
     assert any("H: 32 or 36; W: 32" in note.message for note in warning.notes)
+
+
+DROPPING = [
+    "net T { input 3x33x32\n conv(8, k=3, pad=1) -> maxpool(2) -> maxpool(2) }",
+    "net T { input 3x35x9\n conv(8, k=3, stride=3) -> conv(8, k=2, stride=2) }",
+    "net T { input 1x300x1000\n conv(2, k=7, stride=5) -> maxpool(3, stride=3) }",  # declared past the scan's reach
+    "net T { input 2x17\n conv1d(4, k=4, stride=4) }",
+]
+
+
+@pytest.mark.parametrize("text", DROPPING + [p.read_text() for p in sorted((ROOT / "examples").glob("*.cnn"))])
+def test_the_outward_scan_finds_what_the_full_scan_finds(text):
+    graph = analyze(Source("t.cnn", text)).graph
+    for axis in range(len(graph.input_shape) - 1):
+        assert nearest_clean(graph, axis) == sizes.scan_axis(graph, axis).nearest_clean()
+
+
+def test_the_nearest_clean_sizes_of_a_large_net_cost_a_few_sizes(monkeypatch):
+    """A 10,000-layer net whose declared size drops a pixel: W400's note tries the sizes beside it
+    (it used to try 512 sizes per axis, each re-inferring every layer: 15 s)."""
+    text = "net T { input 3x32x32\n conv(8, k=3, stride=2)\n" + "relu\n" * 10_000 + "}"
+    tried = []
+    monkeypatch.setattr(sizes, "outcome_at", lambda graph, shape, axis: tried.append(shape) or outcome_at(graph, shape, axis))
+    (warning,) = [d for d in analyze(Source("t.cnn", text)).diagnostics if d.code == "W400"]
+    assert any("H: 31 or 33; W: 31 or 33" in note.message for note in warning.notes)
+    assert len(tried) == 6  # per axis: the declared size, then one each side
 
 
 def test_describe():
