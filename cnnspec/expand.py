@@ -11,12 +11,12 @@ from __future__ import annotations
 import keyword
 from math import prod
 
-from cnnspec.bounds import LayerBound, assigned_names
+from cnnspec.bounds import LayerBound, assigned_names, match_arguments
 from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, warning
-from cnnspec.expressions import INT_LIMIT, UNKNOWN, evaluate, suggest
+from cnnspec.expressions import INT_LIMIT, UNKNOWN, evaluate, exact, suggest
 from cnnspec.ir import Graph, Node, Shape, SubmoduleInfo, Value
 from cnnspec.layers import INPUT, MERGES, REGISTRY, LayerError, LayerKind
-from cnnspec.layers.base import MAX_NODES
+from cnnspec.layers.base import MAX_NODES, Inferred
 from cnnspec.source import Span
 from cnnspec.syntax import Assign, Call, Chain, Definition, Expect, For, Group, If, InputDecl, InputRef, Item, Merge, Paren
 
@@ -50,6 +50,7 @@ class Frame:
         self.values = values
         self.input = input
         self.calls = calls  # outermost first
+        self.expansion = tuple(span for _, span in calls)  # what each node made here records
         self.tensors: dict = {}
 
 
@@ -73,6 +74,12 @@ class Expander:
         self.label_spans: dict[str, Span] = {}  # where each labelled layer or submodule was named
         self.scopes: dict[str, Span] = {}  # labelled submodules: full name -> its label
         self.duplicate_scopes: set[str] = set()  # prefixes of submodules already reported as duplicates
+        # Binding and shape inference are pure functions of their inputs, and most layers of a
+        # net repeat: (kind, (argument name or None, exact value) per argument) -> (that key,
+        # the bound arguments), and (binding key, input shapes) -> Inferred, each kept only when
+        # it succeeded.
+        self.bindings: dict[tuple, tuple[tuple, dict]] = {}
+        self.inferred: dict[tuple, Inferred] = {}
         frame = Frame(values=self._net_values(net), input=None)
         body = list(net.body)
         declared = body.pop(0) if body and isinstance(body[0], InputDecl) else None
@@ -198,7 +205,10 @@ class Expander:
             self._poison(statement, frame)
             return None
         self._check_count(stop - start + 1, statement.span, frame)
-        self._check_layers((stop - start + 1) * self.bound.statements(statement.body, self._definition_name()), statement.span, frame)
+        if stop >= start:
+            body_values = {**frame.values, statement.var: UNKNOWN}  # a lower bound for every iteration
+            at_least = (stop - start + 1) * self.bound.statements(statement.body, self._definition_name(), body_values)
+            self._check_layers(at_least, statement.span, frame)
         shadowed = statement.var in frame.values
         saved = frame.values.get(statement.var)
         for index in range(start, stop + 1):
@@ -223,8 +233,8 @@ class Expander:
             return self._tensor_reference(item, frame, first, value)
         times = 1 if item.repeat is None else self._repeat_count(item.repeat, frame)
         target = self._resolve(atom, frame)
-        if item.repeat is not None or isinstance(target, Definition):
-            self._check_layers(times * self.bound.atom(atom, self._definition_name()), item.span, frame)
+        if times and (item.repeat is not None or isinstance(target, Definition)):
+            self._check_layers(times * self.bound.atom(atom, self._definition_name(), frame.values), item.span, frame)
         label = self._label(item, frame)
         label_span = (item.label.name_span or item.label.span) if label is not None else None
         own_scope = False
@@ -336,11 +346,11 @@ class Expander:
 
     def _layer(self, kind: LayerKind, call: Call, frame, scope, value, label, label_span=None):
         name = scope.claim(label)
-        args = self._bind_args(kind, call, frame)
+        binding = self._bind_args(kind, call, frame)
         shape = self._single_shape(value, call, frame)
-        if args is None or shape is None:
+        if binding is None or shape is None:
             return None
-        return self._apply(kind, name, args, (value,), (shape,), call.span, frame, _arg_spans(kind, call), label_span)
+        return self._apply(kind, name, binding, (value,), (shape,), call.span, frame, call, label_span)
 
     def _merge(self, merge: Merge, frame, scope, value):
         operands = [self._chain(chain, frame, scope, value) for chain in merge.operands]
@@ -351,23 +361,17 @@ class Expander:
             return None
         kind = MERGES[merge.op]
         name = self._functional_name(scope.prefix + merge.op)
-        return self._apply(kind, name, {}, tuple(operands), tuple(shapes), merge.span, frame)
+        return self._apply(kind, name, ((kind,), {}), tuple(operands), tuple(shapes), merge.span, frame)
 
-    def _apply(self, kind, name, args, inputs, shapes, span, frame, arg_spans=None, label_span=None):
-        try:
-            inferred = kind.infer(args, shapes)
-        except LayerError as exc:
-            self._report(error(exc.code, exc.message, (arg_spans or {}).get(exc.arg, span)), frame)
-            return None
-        oversized = next((shape for shape in inferred.outputs if _too_many_elements(shape)), None)
-        if oversized is not None:
-            message = f"the output, {' × '.join(map(str, oversized))}, has more elements than a 64-bit size can count"
-            self._report(error("E307", message, span), frame)
-            return None
-        if inferred.params > INT_LIMIT:
-            message = f"this layer would have {inferred.params:,} parameters, more than a 64-bit size can count"
-            self._report(error("E202", message, span), frame)
-            return None
+    def _apply(self, kind, name, binding, inputs, shapes, span, frame, call=None, label_span=None):
+        """Add the node applying a layer, bound by _bind_args, to its inputs; None on an error."""
+        key, args = binding
+        inferred = self.inferred.get((key, shapes))
+        if inferred is None:
+            inferred = self._infer(kind, args, shapes, span, frame, call)
+            if inferred is None:
+                return None
+            self.inferred[key, shapes] = inferred
         if kind.functional:
             name = self._functional_name(name)
         counts = (inferred.params, inferred.buffers)
@@ -378,6 +382,25 @@ class Expander:
         if len(inferred.outputs) > 1:
             return tuple(Value(node.id, index) for index in range(len(inferred.outputs)))
         return Value(node.id)
+
+    def _infer(self, kind, args, shapes, span, frame, call) -> Inferred | None:
+        """The layer's outputs and counts, or None when it cannot be applied (reported)."""
+        try:
+            inferred = kind.infer(args, shapes)
+        except LayerError as exc:
+            arg_spans = _arg_spans(kind, call) if call is not None else {}
+            self._report(error(exc.code, exc.message, arg_spans.get(exc.arg, span)), frame)
+            return None
+        oversized = next((shape for shape in inferred.outputs if _too_many_elements(shape)), None)
+        if oversized is not None:
+            message = f"the output, {' × '.join(map(str, oversized))}, has more elements than a 64-bit size can count"
+            self._report(error("E307", message, span), frame)
+            return None
+        if inferred.params > INT_LIMIT:
+            message = f"this layer would have {inferred.params:,} parameters, more than a 64-bit size can count"
+            self._report(error("E202", message, span), frame)
+            return None
+        return inferred
 
     def _single_shape(self, value: Tensor, where, frame) -> Shape | None:
         if value is None:
@@ -391,7 +414,17 @@ class Expander:
 
     # ---- arguments -------------------------------------------------------------------
 
-    def _bind_args(self, kind: LayerKind, call: Call, frame) -> dict | None:
+    def _bind_args(self, kind: LayerKind, call: Call, frame) -> tuple[tuple, dict] | None:
+        """The call's arguments checked and normalised by the kind, with the key they are cached
+        under, or None (reported). Evaluation is pure, so arguments bound before are found by
+        evaluating them quietly; anything else takes the path that reports."""
+        try:
+            key = (kind, *[(arg.name, exact(evaluate(arg.value, frame.values))) for arg in call.args])
+        except (CnnspecError, RecursionError):
+            key = None
+        return self.bindings.get(key) or self._bind_new_args(kind, call, frame)
+
+    def _bind_new_args(self, kind: LayerKind, call: Call, frame) -> tuple[tuple, dict] | None:
         positional, keywords = [], {}
         unknown = False
         for arg in call.args:
@@ -415,8 +448,10 @@ class Expander:
             message = f"{kind.name} takes {takes} ({', '.join(s.name for s in kind.args) or 'none'}), got {len(positional)}"
             self._report(error("E203", message, extra.span), frame)
             return None
+        key = (kind, *[(None, exact(value)) for value in positional], *[(name, exact(value)) for name, value in keywords.items()])
         try:
-            return kind.bind(positional, keywords)
+            binding = self.bindings[key] = (key, kind.bind(positional, keywords))
+            return binding
         except LayerError as exc:
             message = exc.message
             if exc.code == "E201":
@@ -459,32 +494,16 @@ class Expander:
             self.stack.pop()
 
     def _bind_params(self, definition: Definition, call: Call, frame) -> dict | None:
-        params = {p.name: p for p in definition.params}
+        matched, problem = match_arguments(definition, call)
         given = {}
-        for position, arg in enumerate(call.args):
-            if arg.name is None and any(a.name is not None for a in call.args[:position]):
-                self._report(error("E203", "a positional argument follows a keyword argument", arg.span), frame)
-                return None
-            if arg.name is None:
-                if position >= len(definition.params):
-                    message = f"{definition.name} takes {len(definition.params)} arguments, got {len(call.args)}"
-                    self._report(error("E203", message, arg.span), frame)
-                    return None
-                name = definition.params[position].name
-            elif arg.name not in params:
-                takes = f" (it takes: {', '.join(params) or 'none'})"
-                message = f"{definition.name} has no parameter '{arg.name}'" + (suggest(arg.name, params) or takes)
-                self._report(error("E201", message, arg.span), frame)
-                return None
-            else:
-                name = arg.name
-            if name in given:
-                self._report(error("E203", f"{definition.name}: argument '{name}' given twice", arg.span), frame)
-                return None
+        for name, arg in matched.items():
             errors_before = len(self.diagnostics)
             given[name] = self._evaluate(arg.value, frame.values, frame)
             if len(self.diagnostics) > errors_before:  # reported; expanding with a bad value would add noise
                 return None
+        if problem is not None:
+            self._report(problem, frame)
+            return None
         values = {}
         for param in definition.params:
             if param.name in given:
@@ -508,37 +527,34 @@ class Expander:
         return name
 
     def _add_node(self, name, kind, op, hparams, inputs, outputs, params, buffers, span, frame, label_span=None) -> Node:
-        if len(self.graph.nodes) >= MAX_NODES:
+        nodes = self.graph.nodes
+        if len(nodes) >= MAX_NODES:
             self._report(error("E211", f"the net has more than {MAX_NODES:,} layers", span), frame)
             raise ExpansionAborted
-        node = Node(
-            len(self.graph.nodes),
-            name,
-            op,
-            kind,
-            hparams,
-            tuple(inputs),
-            outputs,
-            params,
-            buffers,
-            span,
-            tuple(s for _, s in frame.calls) if frame else (),
-        )
+        node = Node(len(nodes), name, op, kind, hparams, inputs, outputs, params, buffers, span, frame.expansion)
         existing = self.names.get(name)
-        reported = any(name.startswith(prefix) for prefix in self.duplicate_scopes)
-        if existing is not None and not _reusable(existing, node) and not reported:
+        if existing is not None or name in self.scopes:
+            self._check_name_reuse(node, existing, span, frame, label_span)
+        if existing is None:
+            self.names[name] = node
+            if label_span is not None:
+                self.label_spans[name] = label_span
+        nodes.append(node)
+        return node
+
+    def _check_name_reuse(self, node: Node, existing: Node | None, span, frame, label_span) -> None:
+        """A node named like an earlier layer or submodule: E205 unless torch allows it."""
+        name = node.name
+        if any(name.startswith(prefix) for prefix in self.duplicate_scopes):
+            return
+        if existing is not None and not _reusable(existing, node):
             first = self.label_spans.get(name) or existing.span
             message = f"the name '{name}' is already used by the layer at line {first.line}"
             self._report(error("E205", message, label_span or span, (Note("first used here", first),)), frame)
-        elif name in self.scopes and not reported:
+        elif name in self.scopes:
             first = self.scopes[name]
             message = f"the name '{name}' is already used by the submodule at line {first.line}"
             self._report(error("E205", message, label_span or span, (Note("first used here", first),)), frame)
-        if name not in self.names and label_span is not None:
-            self.label_spans[name] = label_span
-        self.names.setdefault(name, node)
-        self.graph.nodes.append(node)
-        return node
 
     def _report(self, diagnostic: Diagnostic, frame: Frame | None) -> None:
         if frame is not None and frame.calls:
