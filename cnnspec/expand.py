@@ -54,6 +54,18 @@ class Frame:
         self.tensors: dict = {}
 
 
+class Binding:
+    """A layer kind's checked arguments, and what applying them to each input shape gives:
+    both are pure functions, and most layers of a net repeat, so they are computed once.
+    Only successes are kept: a failure takes the path that reports it, every time."""
+
+    __slots__ = ("args", "inferred")
+
+    def __init__(self, args: dict):
+        self.args = args
+        self.inferred: dict[tuple[Shape, ...], Inferred] = {}
+
+
 class ExpansionAborted(Exception):
     """Raised to stop expanding when going on would be pointless or unbounded."""
 
@@ -61,6 +73,8 @@ class ExpansionAborted(Exception):
 class Expander:
     def __init__(self, definitions: dict[str, Definition], diagnostics: list[Diagnostic]):
         self.definitions = definitions
+        blocks_and_modules = {name: d for name, d in definitions.items() if d.kind != "net"}
+        self.callables = {**REGISTRY, **blocks_and_modules}  # a definition hides a layer kind of its name
         self.diagnostics = diagnostics
         self.stack: list[str] = []
         self.bound = LayerBound(definitions, MAX_CALL_DEPTH)
@@ -93,7 +107,7 @@ class Expander:
         if shape is None and declared is None:
             self._report(error("E208", f"net {net.name} declares no input; start it with e.g. `input 3x224x224`", net.name_span), frame)
         span = declared.span if declared else net.name_span
-        node = self._add_node("input", INPUT, "Input", {}, (), (shape,) if shape else None, 0, 0, span, frame)
+        node = self._add_node("input", INPUT, Inferred("Input", {}, (shape,) if shape else None), (), span, frame)
         frame.input = Value(node.id)
         try:
             self.graph.output = self._statements(body, frame, Scope(), frame.input)
@@ -235,6 +249,8 @@ class Expander:
         target = self._resolve(atom, frame)
         if times and (item.repeat is not None or isinstance(target, Definition)):
             self._check_layers(times * self.bound.atom(atom, self._definition_name(), frame.values), item.span, frame)
+        if item.repeat is None and item.label is None:  # most items: one unnamed layer or call
+            return self._atom(atom, target, frame, scope, value, None, False)
         label = self._label(item, frame)
         label_span = (item.label.name_span or item.label.span) if label is not None else None
         own_scope = False
@@ -275,10 +291,9 @@ class Expander:
             return MERGES[atom.op]
         if not isinstance(atom, Call):
             return None
-        if atom.name in self.definitions and self.definitions[atom.name].kind != "net":
-            return self.definitions[atom.name]
-        if atom.name in REGISTRY:
-            return REGISTRY[atom.name]
+        target = self.callables.get(atom.name)
+        if target is not None:
+            return target
         names = [*REGISTRY, *frame.tensors, *(n for n, d in self.definitions.items() if d.kind != "net")]
         name_span = Span(atom.span.line, atom.span.column, atom.span.line, atom.span.column + len(atom.name))
         self._report(error("E200", f"unknown layer, block or tensor '{atom.name}'{suggest(atom.name, names)}", name_span), frame)
@@ -332,16 +347,16 @@ class Expander:
     # ---- atoms -----------------------------------------------------------------------
 
     def _atom(self, atom, target, frame, scope, value, label, own_scope, label_span=None):
+        if isinstance(atom, Call):  # its target is a layer kind, a definition, or None if unknown
+            if isinstance(target, Definition):
+                return self._expand_call(target, atom, frame, scope, value, own_scope)
+            return self._layer(target, atom, frame, scope, value, label, label_span) if target is not None else None
         if isinstance(atom, Group):
             return self._statements(atom.body, frame, scope, value)
         if isinstance(atom, Paren):
             return self._chain(atom.chain, frame, scope, value)
         if isinstance(atom, Merge):
             return self._merge(atom, frame, scope, value)
-        if isinstance(target, Definition):
-            return self._expand_call(target, atom, frame, scope, value, own_scope)
-        if isinstance(target, LayerKind):
-            return self._layer(target, atom, frame, scope, value, label, label_span)
         return None
 
     def _layer(self, kind: LayerKind, call: Call, frame, scope, value, label, label_span=None):
@@ -361,21 +376,21 @@ class Expander:
             return None
         kind = MERGES[merge.op]
         name = self._functional_name(scope.prefix + merge.op)
-        return self._apply(kind, name, ((kind,), {}), tuple(operands), tuple(shapes), merge.span, frame)
+        binding = self.bindings.get((kind,)) or self.bindings.setdefault((kind,), Binding({}))
+        return self._apply(kind, name, binding, tuple(operands), tuple(shapes), merge.span, frame)
 
     def _apply(self, kind, name, binding, inputs, shapes, span, frame, call=None, label_span=None):
         """Add the node applying a layer, bound by _bind_args, to its inputs; None on an error."""
-        key, args = binding
-        inferred = self.inferred.get((key, shapes))
+        args = binding.args
+        inferred = binding.inferred.get(shapes)
         if inferred is None:
             inferred = self._infer(kind, args, shapes, span, frame, call)
             if inferred is None:
                 return None
-            self.inferred[key, shapes] = inferred
+            binding.inferred[shapes] = inferred
         if kind.functional:
             name = self._functional_name(name)
-        counts = (inferred.params, inferred.buffers)
-        node = self._add_node(name, kind, inferred.op, inferred.hparams, inputs, inferred.outputs, *counts, span, frame, label_span)
+        node = self._add_node(name, kind, inferred, inputs, span, frame, label_span)
         node.args = args
         for code, message, *_ in inferred.warnings:
             self._report(warning(code, message, span), frame)
@@ -414,17 +429,17 @@ class Expander:
 
     # ---- arguments -------------------------------------------------------------------
 
-    def _bind_args(self, kind: LayerKind, call: Call, frame) -> tuple[tuple, dict] | None:
-        """The call's arguments checked and normalised by the kind, with the key they are cached
-        under, or None (reported). Evaluation is pure, so arguments bound before are found by
+    def _bind_args(self, kind: LayerKind, call: Call, frame) -> Binding | None:
+        """The call's arguments checked and normalised by the kind, or None (reported). Evaluation is pure, so arguments bound before are found by
         evaluating them quietly; anything else takes the path that reports."""
         try:
-            key = (kind, *[(arg.name, exact(evaluate(arg.value, frame.values))) for arg in call.args])
+            values = frame.values
+            key = (kind, *[(arg.name, exact(evaluate(arg.value, values))) for arg in call.args])
         except (CnnspecError, RecursionError):
             key = None
         return self.bindings.get(key) or self._bind_new_args(kind, call, frame)
 
-    def _bind_new_args(self, kind: LayerKind, call: Call, frame) -> tuple[tuple, dict] | None:
+    def _bind_new_args(self, kind: LayerKind, call: Call, frame) -> Binding | None:
         positional, keywords = [], {}
         unknown = False
         for arg in call.args:
@@ -450,7 +465,7 @@ class Expander:
             return None
         key = (kind, *[(None, exact(value)) for value in positional], *[(name, exact(value)) for name, value in keywords.items()])
         try:
-            binding = self.bindings[key] = (key, kind.bind(positional, keywords))
+            binding = self.bindings[key] = Binding(kind.bind(positional, keywords))
             return binding
         except LayerError as exc:
             message = exc.message
@@ -526,11 +541,12 @@ class Expander:
         self.functional_suffixes[base] = suffix
         return name
 
-    def _add_node(self, name, kind, op, hparams, inputs, outputs, params, buffers, span, frame, label_span=None) -> Node:
+    def _add_node(self, name, kind, inferred: Inferred, inputs, span, frame, label_span=None) -> Node:
         nodes = self.graph.nodes
         if len(nodes) >= MAX_NODES:
             self._report(error("E211", f"the net has more than {MAX_NODES:,} layers", span), frame)
             raise ExpansionAborted
+        op, hparams, outputs, params, buffers, _ = inferred
         node = Node(len(nodes), name, op, kind, hparams, inputs, outputs, params, buffers, span, frame.expansion)
         existing = self.names.get(name)
         if existing is not None or name in self.scopes:
