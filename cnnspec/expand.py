@@ -149,12 +149,13 @@ class Expander:
 
     def _statements(self, statements, frame: Frame, scope: Scope, flow: Tensor) -> Tensor:
         for statement in statements:
-            flow = self._statement(statement, frame, scope, flow)
+            if isinstance(statement, Chain):  # most statements; the others are dispatched by _statement
+                flow = self._chain(statement, frame, scope, flow)
+            else:
+                flow = self._statement(statement, frame, scope, flow)
         return flow
 
     def _statement(self, statement, frame, scope, flow):
-        if isinstance(statement, Chain):
-            return self._chain(statement, frame, scope, flow)
         if isinstance(statement, Assign):
             return self._assign(statement, frame, scope, flow)
         if isinstance(statement, If):
@@ -430,8 +431,9 @@ class Expander:
     # ---- arguments -------------------------------------------------------------------
 
     def _bind_args(self, kind: LayerKind, call: Call, frame) -> Binding | None:
-        """The call's arguments checked and normalised by the kind, or None (reported). Evaluation is pure, so arguments bound before are found by
-        evaluating them quietly; anything else takes the path that reports."""
+        """The call's arguments checked and normalised by the kind, or None (reported).
+        Evaluation is pure, so arguments bound before are found by evaluating them quietly;
+        anything else takes the path that reports."""
         try:
             values = frame.values
             key = (kind, *[(arg.name, exact(evaluate(arg.value, values))) for arg in call.args])
