@@ -88,12 +88,8 @@ class Expander:
         self.label_spans: dict[str, Span] = {}  # where each labelled layer or submodule was named
         self.scopes: dict[str, Span] = {}  # labelled submodules: full name -> its label
         self.duplicate_scopes: set[str] = set()  # prefixes of submodules already reported as duplicates
-        # Binding and shape inference are pure functions of their inputs, and most layers of a
-        # net repeat: (kind, (argument name or None, exact value) per argument) -> (that key,
-        # the bound arguments), and (binding key, input shapes) -> Inferred, each kept only when
-        # it succeeded.
-        self.bindings: dict[tuple, tuple[tuple, dict]] = {}
-        self.inferred: dict[tuple, Inferred] = {}
+        # (kind, (argument name or None, exact value) per argument) -> Binding, for calls that bound
+        self.bindings: dict[tuple, Binding] = {}
         frame = Frame(values=self._net_values(net), input=None)
         body = list(net.body)
         declared = body.pop(0) if body and isinstance(body[0], InputDecl) else None
@@ -377,7 +373,9 @@ class Expander:
             return None
         kind = MERGES[merge.op]
         name = self._functional_name(scope.prefix + merge.op)
-        binding = self.bindings.get((kind,)) or self.bindings.setdefault((kind,), Binding({}))
+        binding = self.bindings.get((kind,))  # a merge takes no arguments
+        if binding is None:
+            binding = self.bindings[kind,] = Binding({})
         return self._apply(kind, name, binding, tuple(operands), tuple(shapes), merge.span, frame)
 
     def _apply(self, kind, name, binding, inputs, shapes, span, frame, call=None, label_span=None):

@@ -117,6 +117,6 @@ def _arithmetic(expr, left, right):
 
 
 def _bounded(value, expr):
-    if type(value) is int and not -INT_LIMIT <= value <= INT_LIMIT:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT_LIMIT:
         raise CnnspecError(error("E210", f"the number {value:,} is too large (sizes are 64-bit integers)", expr.span))
     return value
