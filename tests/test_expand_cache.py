@@ -26,6 +26,11 @@ def test_a_float_is_not_the_integer_it_equals():
     assert located_codes(analysis) == [("E202", 4)]
 
 
+def test_a_negative_zero_is_not_the_zero_it_equals():
+    analysis = expanded("dropout(p=0.0)", "dropout(p=-0.0)")
+    assert [repr(node.hparams["p"]) for node in analysis.graph.nodes[1:]] == ["0.0", "-0.0"]
+
+
 def test_a_tuple_argument_is_compared_item_by_item_with_types():
     analysis = expanded("conv(8, k=(3, 3))", "conv(8, k=(3, true))")
     assert located_codes(analysis) == [("E202", 4)]
