@@ -1,126 +1,198 @@
 """How many layers a piece of syntax makes at least, known before expanding it.
 
-The expander refuses a repetition or block call whose lower bound would take the graph past
-its node limit, so that `b * 3`, with `b` making a million layers, stops at once instead of
-after building the first million. Only what is certain counts: a repetition count, loop
-range or `if` condition that depends on a parameter counts as zero repetitions, iterations
-or the smaller branch, so the bound never exceeds what the expansion would make.
+The expander refuses a repetition, loop or block call whose lower bound would take the graph
+past its node limit, so that `b * 3`, with `b` making a million layers, stops at once instead
+of after building the first million. Counts are evaluated with the values known where the
+expander asks (the caller's parameters and loop variables), and a block call binds its
+arguments as the expander would, so `b(m) * m` with `block b(n) { relu * n }` is measured as
+m * m layers. Only what is certain counts: a count, loop range or `if` condition whose value
+is unknown counts as zero repetitions, zero iterations or the smaller branch, and a loop's body
+is measured with its variable unknown, so the bound never exceeds what the expansion makes.
 """
 
 from __future__ import annotations
 
-from cnnspec.diagnostics import CnnspecError
-from cnnspec.expressions import evaluate
+from cnnspec.diagnostics import CnnspecError, Diagnostic, error
+from cnnspec.expressions import UNKNOWN, evaluate, exact, suggest
 from cnnspec.layers import REGISTRY
-from cnnspec.syntax import Assign, Call, Chain, Definition, For, Group, If, Item, Merge, Paren
+from cnnspec.source import Span
+from cnnspec.syntax import (
+    Assign,
+    Binary,
+    Call,
+    Chain,
+    Definition,
+    Expect,
+    For,
+    Group,
+    If,
+    InputDecl,
+    InputRef,
+    Item,
+    Label,
+    Literal,
+    Merge,
+    Paren,
+    TupleExpr,
+    Unary,
+    Var,
+)
 
 
 class LayerBound:
     def __init__(self, definitions: dict[str, Definition], max_depth: int):
         self.definitions = definitions
         self.max_depth = max_depth  # calls nested deeper count zero (the expander refuses them too)
-        self.known: dict[int, int] = {}  # id of an atom or definition -> its bound
+        self.calls: dict[tuple, int] = {}  # (definition name, exact parameter values) -> its bound
         self.in_progress: set[str] = set()  # definitions being measured: a recursive call counts zero
         self.tensors_in: dict[str, set[str]] = {}  # definition -> the tensor names it assigns
-        self.tensors: set[str] = set()  # those of the definition being measured
+        self.within = ""  # the definition whose body is being measured
 
-    def atom(self, atom, within: str) -> int:
-        """At least how many layers one expansion of `atom` (a layer, block call, group...) makes."""
-        self.tensors = self._tensor_names(within)
-        return self._measure(atom)
+    def atom(self, atom, within: str, values: dict) -> int:
+        """At least how many layers one expansion of `atom` (a layer, block call, group...) makes
+        inside the definition `within`, where the names in scope have `values`."""
+        self.within = within
+        return self._atom(atom, values)
 
-    def statements(self, statements, within: str) -> int:
-        """At least how many layers one expansion of a body makes."""
-        self.tensors = self._tensor_names(within)
-        return self._statements(statements)
+    def statements(self, statements, within: str, values: dict) -> int:
+        """At least how many layers one expansion of a body makes (see `atom`)."""
+        self.within = within
+        return self._statements(statements, values)
 
-    def _tensor_names(self, name: str) -> set[str]:
-        if name not in self.tensors_in:
-            self.tensors_in[name] = assigned_names(self.definitions[name].body) if name in self.definitions else set()
-        return self.tensors_in[name]
+    def _is_tensor(self, name: str) -> bool:
+        """Whether a bare name may be a tensor of the definition being measured."""
+        if self.within not in self.tensors_in:
+            definition = self.definitions.get(self.within)
+            self.tensors_in[self.within] = assigned_names(definition.body) if definition is not None else set()
+        return name in self.tensors_in[self.within]
 
-    def _measure(self, atom) -> int:
-        key = id(atom)
-        if key not in self.known:
-            self.known[key] = self._atom(atom)
-        return self.known[key]
-
-    def _atom(self, atom) -> int:
+    def _atom(self, atom, values: dict) -> int:
         if isinstance(atom, Group):
-            return self._statements(atom.body)
+            return self._statements(atom.body, values)
         if isinstance(atom, Paren):
-            return self._chain(atom.chain)
+            return self._chain(atom.chain, values)
         if isinstance(atom, Merge):
-            return 1 + sum(self._chain(operand) for operand in atom.operands)
-        if not isinstance(atom, Call) or (atom.bare and atom.name in self.tensors):
+            return 1 + sum(self._chain(operand, values) for operand in atom.operands)
+        if not isinstance(atom, Call) or (atom.bare and self._is_tensor(atom.name)):
             return 0  # `in`, or a name that may be a tensor
         definition = self.definitions.get(atom.name)
         if definition is not None and definition.kind != "net":
-            return self._definition(definition)
+            return self._call(definition, atom, values)
         return 1 if atom.name in REGISTRY else 0
 
-    def _definition(self, definition: Definition) -> int:
+    def _call(self, definition: Definition, call: Call, values: dict) -> int:
         if definition.name in self.in_progress or len(self.in_progress) >= self.max_depth:
             return 0
-        if id(definition) not in self.known:
-            outer_tensors = self.tensors
+        parameters = self._parameters(definition, call, values)
+        if parameters is None:
+            return 0  # a call the expander refuses
+        key = (definition.name, *(exact(value) for value in parameters.values()))
+        if key not in self.calls:
+            caller = self.within
             self.in_progress.add(definition.name)
-            self.tensors = self._tensor_names(definition.name)
+            self.within = definition.name
             try:
-                self.known[id(definition)] = self._statements(definition.body)
+                self.calls[key] = self._statements(definition.body, parameters)
             finally:
                 self.in_progress.discard(definition.name)
-                self.tensors = outer_tensors
-        return self.known[id(definition)]
+                self.within = caller
+        return self.calls[key]
 
-    def _statements(self, statements) -> int:
-        return sum(self._statement(statement) for statement in statements)
+    def _parameters(self, definition: Definition, call: Call, values: dict) -> dict | None:
+        """The parameter values a call binds, unknown where they cannot be evaluated; None for
+        a call that does not fit the definition."""
+        matched, problem = match_arguments(definition, call)
+        if problem is not None:
+            return None
+        given = {name: _value(arg.value, values) for name, arg in matched.items()}
+        parameters = {}
+        for param in definition.params:
+            if param.name in given:
+                parameters[param.name] = given[param.name]
+            elif param.default is not None:
+                parameters[param.name] = _value(param.default, parameters)
+            else:
+                return None
+        return parameters
 
-    def _statement(self, statement) -> int:
+    def _statements(self, statements, values: dict) -> int:
+        return sum(self._statement(statement, values) for statement in statements)
+
+    def _statement(self, statement, values: dict) -> int:
         if isinstance(statement, Chain):
-            return self._chain(statement)
+            return self._chain(statement, values)
         if isinstance(statement, Assign):
-            return self._chain(statement.chain)
+            return self._chain(statement.chain, values)
         if isinstance(statement, If):
-            condition = _constant(statement.condition)
+            condition = _value(statement.condition, values)
             if isinstance(condition, bool):
-                return self._statements(statement.then if condition else statement.otherwise)
-            return min(self._statements(statement.then), self._statements(statement.otherwise))
+                return self._statements(statement.then if condition else statement.otherwise, values)
+            return min(self._statements(statement.then, values), self._statements(statement.otherwise, values))
         if isinstance(statement, For):
-            start, stop = _constant(statement.start), _constant(statement.stop)
+            start, stop = _value(statement.start, values), _value(statement.stop, values)
             if _is_int(start) and _is_int(stop) and stop >= start:
-                return (stop - start + 1) * self._statements(statement.body)
+                return (stop - start + 1) * self._statements(statement.body, {**values, statement.var: UNKNOWN})
         return 0  # input declarations, expectations, loops of unknown length
 
-    def _chain(self, chain: Chain) -> int:
-        return sum(self._item(item) for item in chain.items)
+    def _chain(self, chain: Chain, values: dict) -> int:
+        return sum(self._item(item, values) for item in chain.items)
 
-    def _item(self, item: Item) -> int:
+    def _item(self, item: Item, values: dict) -> int:
         if item.repeat is None:
-            return self._measure(item.atom)
-        times = _constant(item.repeat)
-        return times * self._measure(item.atom) if _is_int(times) and times > 0 else 0
+            return self._atom(item.atom, values)
+        times = _value(item.repeat, values)
+        return times * self._atom(item.atom, values) if _is_int(times) and times > 0 else 0
+
+
+def match_arguments(definition: Definition, call: Call) -> tuple[dict, Diagnostic | None]:
+    """The arguments of a block or module call by parameter name, in the order written, up to
+    the first argument that fits no parameter, and the error that stopped there (or None)."""
+    params = {p.name: p for p in definition.params}
+    matched = {}
+    for position, arg in enumerate(call.args):
+        if arg.name is None and any(a.name is not None for a in call.args[:position]):
+            return matched, error("E203", "a positional argument follows a keyword argument", arg.span)
+        if arg.name is None:
+            if position >= len(definition.params):
+                message = f"{definition.name} takes {len(definition.params)} arguments, got {len(call.args)}"
+                return matched, error("E203", message, arg.span)
+            name = definition.params[position].name
+        elif arg.name not in params:
+            takes = f" (it takes: {', '.join(params) or 'none'})"
+            message = f"{definition.name} has no parameter '{arg.name}'" + (suggest(arg.name, params) or takes)
+            return matched, error("E201", message, arg.span)
+        else:
+            name = arg.name
+        if name in matched:
+            return matched, error("E203", f"{definition.name}: argument '{name}' given twice", arg.span)
+        matched[name] = arg
+    return matched, None
+
+
+# Syntax that holds no statement, so no assignment: expressions, calls, labels, spans.
+_NO_STATEMENTS = (Span, Call, InputRef, Label, Literal, Var, TupleExpr, Unary, Binary, InputDecl, Expect)
 
 
 def assigned_names(node) -> set[str]:
     """The tensor names assigned anywhere inside a statement or body."""
     names: set[str] = set()
-    pending = [node]  # iterative: an expression may be thousands of levels deep
+    pending = [node]  # iterative: a body may be thousands of levels deep
     while pending:
         node = pending.pop()
         if isinstance(node, Assign):
             names.update(name for name, _ in node.targets)
-        if isinstance(node, tuple):  # syntax nodes are named tuples; bodies are tuples
+        if isinstance(node, tuple) and not isinstance(node, _NO_STATEMENTS):  # syntax nodes are named tuples; bodies are tuples
             pending.extend(node)
     return names
 
 
-def _constant(expr):
-    """The value of an expression that uses no names, or None."""
+def _value(expr, values: dict):
+    """The value of an expression, or UNKNOWN where it cannot be evaluated (the expander
+    reports that error)."""
     try:
-        return evaluate(expr, {})
+        return evaluate(expr, values)
     except (CnnspecError, RecursionError):
-        return None
+        return UNKNOWN
 
 
 def _is_int(value) -> bool:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import keyword
 from math import prod
 
-from cnnspec.bounds import LayerBound, assigned_names
+from cnnspec.bounds import LayerBound, assigned_names, match_arguments
 from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, warning
-from cnnspec.expressions import INT_LIMIT, UNKNOWN, evaluate, suggest
+from cnnspec.expressions import INT_LIMIT, UNKNOWN, evaluate, exact, suggest
 from cnnspec.ir import Graph, Node, Shape, SubmoduleInfo, Value
 from cnnspec.layers import INPUT, MERGES, REGISTRY, LayerError, LayerKind
-from cnnspec.layers.base import MAX_NODES
+from cnnspec.layers.base import MAX_NODES, Inferred
 from cnnspec.source import Span
 from cnnspec.syntax import Assign, Call, Chain, Definition, Expect, For, Group, If, InputDecl, InputRef, Item, Merge, Paren
 
@@ -50,7 +50,20 @@ class Frame:
         self.values = values
         self.input = input
         self.calls = calls  # outermost first
+        self.expansion = tuple(span for _, span in calls)  # what each node made here records
         self.tensors: dict = {}
+
+
+class Binding:
+    """A layer kind's checked arguments, and what applying them to each input shape gives:
+    both are pure functions, and most layers of a net repeat, so they are computed once.
+    Only successes are kept: a failure takes the path that reports it, every time."""
+
+    __slots__ = ("args", "inferred")
+
+    def __init__(self, args: dict):
+        self.args = args
+        self.inferred: dict[tuple[Shape, ...], Inferred] = {}
 
 
 class ExpansionAborted(Exception):
@@ -60,6 +73,8 @@ class ExpansionAborted(Exception):
 class Expander:
     def __init__(self, definitions: dict[str, Definition], diagnostics: list[Diagnostic]):
         self.definitions = definitions
+        blocks_and_modules = {name: d for name, d in definitions.items() if d.kind != "net"}
+        self.callables = {**REGISTRY, **blocks_and_modules}  # a definition hides a layer kind of its name
         self.diagnostics = diagnostics
         self.stack: list[str] = []
         self.bound = LayerBound(definitions, MAX_CALL_DEPTH)
@@ -73,6 +88,8 @@ class Expander:
         self.label_spans: dict[str, Span] = {}  # where each labelled layer or submodule was named
         self.scopes: dict[str, Span] = {}  # labelled submodules: full name -> its label
         self.duplicate_scopes: set[str] = set()  # prefixes of submodules already reported as duplicates
+        # (kind, (argument name or None, exact value) per argument) -> Binding, for calls that bound
+        self.bindings: dict[tuple, Binding] = {}
         frame = Frame(values=self._net_values(net), input=None)
         body = list(net.body)
         declared = body.pop(0) if body and isinstance(body[0], InputDecl) else None
@@ -86,7 +103,7 @@ class Expander:
         if shape is None and declared is None:
             self._report(error("E208", f"net {net.name} declares no input; start it with e.g. `input 3x224x224`", net.name_span), frame)
         span = declared.span if declared else net.name_span
-        node = self._add_node("input", INPUT, "Input", {}, (), (shape,) if shape else None, 0, 0, span, frame)
+        node = self._add_node("input", INPUT, Inferred("Input", {}, (shape,) if shape else None), (), span, frame)
         frame.input = Value(node.id)
         try:
             self.graph.output = self._statements(body, frame, Scope(), frame.input)
@@ -128,12 +145,13 @@ class Expander:
 
     def _statements(self, statements, frame: Frame, scope: Scope, flow: Tensor) -> Tensor:
         for statement in statements:
-            flow = self._statement(statement, frame, scope, flow)
+            if isinstance(statement, Chain):  # most statements; the others are dispatched by _statement
+                flow = self._chain(statement, frame, scope, flow)
+            else:
+                flow = self._statement(statement, frame, scope, flow)
         return flow
 
     def _statement(self, statement, frame, scope, flow):
-        if isinstance(statement, Chain):
-            return self._chain(statement, frame, scope, flow)
         if isinstance(statement, Assign):
             return self._assign(statement, frame, scope, flow)
         if isinstance(statement, If):
@@ -198,7 +216,10 @@ class Expander:
             self._poison(statement, frame)
             return None
         self._check_count(stop - start + 1, statement.span, frame)
-        self._check_layers((stop - start + 1) * self.bound.statements(statement.body, self._definition_name()), statement.span, frame)
+        if stop >= start:
+            body_values = {**frame.values, statement.var: UNKNOWN}  # a lower bound for every iteration
+            at_least = (stop - start + 1) * self.bound.statements(statement.body, self._definition_name(), body_values)
+            self._check_layers(at_least, statement.span, frame)
         shadowed = statement.var in frame.values
         saved = frame.values.get(statement.var)
         for index in range(start, stop + 1):
@@ -223,8 +244,10 @@ class Expander:
             return self._tensor_reference(item, frame, first, value)
         times = 1 if item.repeat is None else self._repeat_count(item.repeat, frame)
         target = self._resolve(atom, frame)
-        if item.repeat is not None or isinstance(target, Definition):
-            self._check_layers(times * self.bound.atom(atom, self._definition_name()), item.span, frame)
+        if times and (item.repeat is not None or isinstance(target, Definition)):
+            self._check_layers(times * self.bound.atom(atom, self._definition_name(), frame.values), item.span, frame)
+        if item.repeat is None and item.label is None:  # most items: one unnamed layer or call
+            return self._atom(atom, target, frame, scope, value, None, False)
         label = self._label(item, frame)
         label_span = (item.label.name_span or item.label.span) if label is not None else None
         own_scope = False
@@ -265,10 +288,9 @@ class Expander:
             return MERGES[atom.op]
         if not isinstance(atom, Call):
             return None
-        if atom.name in self.definitions and self.definitions[atom.name].kind != "net":
-            return self.definitions[atom.name]
-        if atom.name in REGISTRY:
-            return REGISTRY[atom.name]
+        target = self.callables.get(atom.name)
+        if target is not None:
+            return target
         names = [*REGISTRY, *frame.tensors, *(n for n, d in self.definitions.items() if d.kind != "net")]
         name_span = Span(atom.span.line, atom.span.column, atom.span.line, atom.span.column + len(atom.name))
         self._report(error("E200", f"unknown layer, block or tensor '{atom.name}'{suggest(atom.name, names)}", name_span), frame)
@@ -322,25 +344,25 @@ class Expander:
     # ---- atoms -----------------------------------------------------------------------
 
     def _atom(self, atom, target, frame, scope, value, label, own_scope, label_span=None):
+        if isinstance(atom, Call):  # its target is a layer kind, a definition, or None if unknown
+            if isinstance(target, Definition):
+                return self._expand_call(target, atom, frame, scope, value, own_scope)
+            return self._layer(target, atom, frame, scope, value, label, label_span) if target is not None else None
         if isinstance(atom, Group):
             return self._statements(atom.body, frame, scope, value)
         if isinstance(atom, Paren):
             return self._chain(atom.chain, frame, scope, value)
         if isinstance(atom, Merge):
             return self._merge(atom, frame, scope, value)
-        if isinstance(target, Definition):
-            return self._expand_call(target, atom, frame, scope, value, own_scope)
-        if isinstance(target, LayerKind):
-            return self._layer(target, atom, frame, scope, value, label, label_span)
         return None
 
     def _layer(self, kind: LayerKind, call: Call, frame, scope, value, label, label_span=None):
         name = scope.claim(label)
-        args = self._bind_args(kind, call, frame)
+        binding = self._bind_args(kind, call, frame)
         shape = self._single_shape(value, call, frame)
-        if args is None or shape is None:
+        if binding is None or shape is None:
             return None
-        return self._apply(kind, name, args, (value,), (shape,), call.span, frame, _arg_spans(kind, call), label_span)
+        return self._apply(kind, name, binding, (value,), (shape,), call.span, frame, call, label_span)
 
     def _merge(self, merge: Merge, frame, scope, value):
         operands = [self._chain(chain, frame, scope, value) for chain in merge.operands]
@@ -351,13 +373,37 @@ class Expander:
             return None
         kind = MERGES[merge.op]
         name = self._functional_name(scope.prefix + merge.op)
-        return self._apply(kind, name, {}, tuple(operands), tuple(shapes), merge.span, frame)
+        binding = self.bindings.get((kind,))  # a merge takes no arguments
+        if binding is None:
+            binding = self.bindings[kind,] = Binding({})
+        return self._apply(kind, name, binding, tuple(operands), tuple(shapes), merge.span, frame)
 
-    def _apply(self, kind, name, args, inputs, shapes, span, frame, arg_spans=None, label_span=None):
+    def _apply(self, kind, name, binding, inputs, shapes, span, frame, call=None, label_span=None):
+        """Add the node applying a layer, bound by _bind_args, to its inputs; None on an error."""
+        args = binding.args
+        inferred = binding.inferred.get(shapes)
+        if inferred is None:
+            inferred = self._infer(kind, args, shapes, span, frame, call)
+            if inferred is None:
+                return None
+            binding.inferred[shapes] = inferred
+        if kind.functional:
+            name = self._functional_name(name)
+        node = self._add_node(name, kind, inferred, inputs, span, frame, label_span)
+        node.args = args
+        for code, message, *_ in inferred.warnings:
+            self._report(warning(code, message, span), frame)
+        if len(inferred.outputs) > 1:
+            return tuple(Value(node.id, index) for index in range(len(inferred.outputs)))
+        return Value(node.id)
+
+    def _infer(self, kind, args, shapes, span, frame, call) -> Inferred | None:
+        """The layer's outputs and counts, or None when it cannot be applied (reported)."""
         try:
             inferred = kind.infer(args, shapes)
         except LayerError as exc:
-            self._report(error(exc.code, exc.message, (arg_spans or {}).get(exc.arg, span)), frame)
+            arg_spans = _arg_spans(kind, call) if call is not None else {}
+            self._report(error(exc.code, exc.message, arg_spans.get(exc.arg, span)), frame)
             return None
         oversized = next((shape for shape in inferred.outputs if _too_many_elements(shape)), None)
         if oversized is not None:
@@ -368,16 +414,7 @@ class Expander:
             message = f"this layer would have {inferred.params:,} parameters, more than a 64-bit size can count"
             self._report(error("E202", message, span), frame)
             return None
-        if kind.functional:
-            name = self._functional_name(name)
-        counts = (inferred.params, inferred.buffers)
-        node = self._add_node(name, kind, inferred.op, inferred.hparams, inputs, inferred.outputs, *counts, span, frame, label_span)
-        node.args = args
-        for code, message, *_ in inferred.warnings:
-            self._report(warning(code, message, span), frame)
-        if len(inferred.outputs) > 1:
-            return tuple(Value(node.id, index) for index in range(len(inferred.outputs)))
-        return Value(node.id)
+        return inferred
 
     def _single_shape(self, value: Tensor, where, frame) -> Shape | None:
         if value is None:
@@ -391,7 +428,18 @@ class Expander:
 
     # ---- arguments -------------------------------------------------------------------
 
-    def _bind_args(self, kind: LayerKind, call: Call, frame) -> dict | None:
+    def _bind_args(self, kind: LayerKind, call: Call, frame) -> Binding | None:
+        """The call's arguments checked and normalised by the kind, or None (reported).
+        Evaluation is pure, so arguments bound before are found by evaluating them quietly;
+        anything else takes the path that reports."""
+        try:
+            values = frame.values
+            key = (kind, *[(arg.name, exact(evaluate(arg.value, values))) for arg in call.args])
+        except (CnnspecError, RecursionError):
+            key = None
+        return self.bindings.get(key) or self._bind_new_args(kind, call, frame)
+
+    def _bind_new_args(self, kind: LayerKind, call: Call, frame) -> Binding | None:
         positional, keywords = [], {}
         unknown = False
         for arg in call.args:
@@ -415,8 +463,10 @@ class Expander:
             message = f"{kind.name} takes {takes} ({', '.join(s.name for s in kind.args) or 'none'}), got {len(positional)}"
             self._report(error("E203", message, extra.span), frame)
             return None
+        key = (kind, *[(None, exact(value)) for value in positional], *[(name, exact(value)) for name, value in keywords.items()])
         try:
-            return kind.bind(positional, keywords)
+            binding = self.bindings[key] = Binding(kind.bind(positional, keywords))
+            return binding
         except LayerError as exc:
             message = exc.message
             if exc.code == "E201":
@@ -459,32 +509,16 @@ class Expander:
             self.stack.pop()
 
     def _bind_params(self, definition: Definition, call: Call, frame) -> dict | None:
-        params = {p.name: p for p in definition.params}
+        matched, problem = match_arguments(definition, call)
         given = {}
-        for position, arg in enumerate(call.args):
-            if arg.name is None and any(a.name is not None for a in call.args[:position]):
-                self._report(error("E203", "a positional argument follows a keyword argument", arg.span), frame)
-                return None
-            if arg.name is None:
-                if position >= len(definition.params):
-                    message = f"{definition.name} takes {len(definition.params)} arguments, got {len(call.args)}"
-                    self._report(error("E203", message, arg.span), frame)
-                    return None
-                name = definition.params[position].name
-            elif arg.name not in params:
-                takes = f" (it takes: {', '.join(params) or 'none'})"
-                message = f"{definition.name} has no parameter '{arg.name}'" + (suggest(arg.name, params) or takes)
-                self._report(error("E201", message, arg.span), frame)
-                return None
-            else:
-                name = arg.name
-            if name in given:
-                self._report(error("E203", f"{definition.name}: argument '{name}' given twice", arg.span), frame)
-                return None
+        for name, arg in matched.items():
             errors_before = len(self.diagnostics)
             given[name] = self._evaluate(arg.value, frame.values, frame)
             if len(self.diagnostics) > errors_before:  # reported; expanding with a bad value would add noise
                 return None
+        if problem is not None:
+            self._report(problem, frame)
+            return None
         values = {}
         for param in definition.params:
             if param.name in given:
@@ -507,38 +541,36 @@ class Expander:
         self.functional_suffixes[base] = suffix
         return name
 
-    def _add_node(self, name, kind, op, hparams, inputs, outputs, params, buffers, span, frame, label_span=None) -> Node:
-        if len(self.graph.nodes) >= MAX_NODES:
+    def _add_node(self, name, kind, inferred: Inferred, inputs, span, frame, label_span=None) -> Node:
+        nodes = self.graph.nodes
+        if len(nodes) >= MAX_NODES:
             self._report(error("E211", f"the net has more than {MAX_NODES:,} layers", span), frame)
             raise ExpansionAborted
-        node = Node(
-            len(self.graph.nodes),
-            name,
-            op,
-            kind,
-            hparams,
-            tuple(inputs),
-            outputs,
-            params,
-            buffers,
-            span,
-            tuple(s for _, s in frame.calls) if frame else (),
-        )
+        op, hparams, outputs, params, buffers, _ = inferred
+        node = Node(len(nodes), name, op, kind, hparams, inputs, outputs, params, buffers, span, frame.expansion)
         existing = self.names.get(name)
-        reported = any(name.startswith(prefix) for prefix in self.duplicate_scopes)
-        if existing is not None and not _reusable(existing, node) and not reported:
+        if existing is not None or name in self.scopes:
+            self._check_name_reuse(node, existing, span, frame, label_span)
+        if existing is None:
+            self.names[name] = node
+            if label_span is not None:
+                self.label_spans[name] = label_span
+        nodes.append(node)
+        return node
+
+    def _check_name_reuse(self, node: Node, existing: Node | None, span, frame, label_span) -> None:
+        """A node named like an earlier layer or submodule: E205 unless torch allows it."""
+        name = node.name
+        if any(name.startswith(prefix) for prefix in self.duplicate_scopes):
+            return
+        if existing is not None and not _reusable(existing, node):
             first = self.label_spans.get(name) or existing.span
             message = f"the name '{name}' is already used by the layer at line {first.line}"
             self._report(error("E205", message, label_span or span, (Note("first used here", first),)), frame)
-        elif name in self.scopes and not reported:
+        elif name in self.scopes:
             first = self.scopes[name]
             message = f"the name '{name}' is already used by the submodule at line {first.line}"
             self._report(error("E205", message, label_span or span, (Note("first used here", first),)), frame)
-        if name not in self.names and label_span is not None:
-            self.label_spans[name] = label_span
-        self.names.setdefault(name, node)
-        self.graph.nodes.append(node)
-        return node
 
     def _report(self, diagnostic: Diagnostic, frame: Frame | None) -> None:
         if frame is not None and frame.calls:

@@ -18,6 +18,20 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def exact(value):
+    """A key for a value that tells its type too: 1, 1.0 and True are equal in Python but not
+    the same argument (an integer size, a float rate, a flag); nor are 0.0 and -0.0, which
+    print differently."""
+    value_type = type(value)
+    if value_type is int or value_type is str:
+        return value
+    if value_type is tuple:
+        return (tuple, *map(exact, value))
+    if value_type is float:
+        return (float, repr(value))
+    return (value_type, value)
+
+
 def suggest(name: str, candidates) -> str:
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""

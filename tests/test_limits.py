@@ -70,7 +70,8 @@ def test_a_loop_past_the_layer_limit_stops_before_expanding():
 
 
 def test_a_repetition_of_unknown_size_is_not_refused_early():
-    """The bound counts only what is certain: `(relu) * n` with n a parameter counts zero."""
+    """The bound counts only what is certain: `relu * n` counts n layers with n known at the call,
+    and zero where it is not (tests/test_expand_bounds.py)."""
     blocks = "block a(n) {\n    relu * n\n}\n"
     assert codes_of(net("a(3) * 2", blocks=blocks), "parameterised repetition") == []
 
