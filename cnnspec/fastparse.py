@@ -141,8 +141,8 @@ def _tokens(text: str) -> tuple[list, list]:
             tokens.append(_NEWLINE)
             lines.append(number)
             previous = "\n"
-    tokens.append(_END)
-    lines.append(number)
+    tokens += (_END, _END)  # two: the parser looks a token ahead
+    lines += (number, number)
     return tokens, lines
 
 

@@ -77,6 +77,8 @@ def test_every_form_of_the_grammar_takes_the_fast_path_and_agrees(text):
 
 LEFT_TO_LARK = [
     "net N { conv(16 k=3) }",  # syntax errors
+    "net N {\n  conv(c, k=3,",  # the end of the file inside parentheses, after a ','
+    "net N {\n  conv(c, k",
     "net N { conv(3x3) }",
     "net N {\n relu\n",
     "net N { relu }}",
