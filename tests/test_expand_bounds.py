@@ -13,9 +13,8 @@ import pytest
 from cnnspec.analyze import analyze
 from cnnspec.bounds import LayerBound
 from cnnspec.expand import MAX_CALL_DEPTH, MAX_NODES
-from cnnspec.parser import parse
+from cnnspec.parser import parse, to_syntax
 from cnnspec.source import Source
-from cnnspec.syntax import to_syntax
 
 BLOCK_N = "block b(n) {\n    relu * n\n}\n"
 
