@@ -244,14 +244,15 @@ class Expander:
             return self._tensor_reference(item, frame, first, value)
         times = 1 if item.repeat is None else self._repeat_count(item.repeat, frame)
         target = self._resolve(atom, frame)
+        if item.repeat is None and type(atom) is Call and isinstance(target, LayerKind):  # most items: one layer
+            label = self._label(item, frame)
+            return self._layer(target, atom, frame, scope, value, label, _label_span(item) if label is not None else None)
         if times and (item.repeat is not None or isinstance(target, Definition)):
             self._check_layers(times * self.bound.atom(atom, self._definition_name(), frame.values), item.span, frame)
-        if item.repeat is None and item.label is None:  # most items: one unnamed layer or call
-            if type(target) is not Definition and type(atom) is Call:  # most of those: one layer
-                return self._layer(target, atom, frame, scope, value, None) if target is not None else None
+        if item.repeat is None and item.label is None:  # an unnamed call, group or merge
             return self._atom(atom, target, frame, scope, value, None, False)
         label = self._label(item, frame)
-        label_span = (item.label.name_span or item.label.span) if label is not None else None
+        label_span = _label_span(item) if label is not None else None
         own_scope = False
         if label is not None and (item.repeat is not None or not isinstance(target, LayerKind) or isinstance(atom, Merge)):
             self._claim_scope(scope.prefix + label, label_span, frame)
@@ -599,6 +600,10 @@ def _show(value) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(_show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     return repr(value)
+
+
+def _label_span(item: Item) -> Span:
+    return item.label.name_span or item.label.span
 
 
 def _quiet_value(expr, values: dict):
