@@ -149,8 +149,10 @@ def match_arguments(definition: Definition, call: Call) -> tuple[dict, Diagnosti
     the first argument that fits no parameter, and the error that stopped there (or None)."""
     params = {p.name: p for p in definition.params}
     matched = {}
+    keywords_seen = False
     for position, arg in enumerate(call.args):
-        if arg.name is None and any(a.name is not None for a in call.args[:position]):
+        keywords_seen |= arg.name is not None
+        if arg.name is None and keywords_seen:
             return matched, error("E203", "a positional argument follows a keyword argument", arg.span)
         if arg.name is None:
             if position >= len(definition.params):

@@ -18,7 +18,7 @@ from cnnspec.ir import Graph, Node, Shape, SubmoduleInfo, Value
 from cnnspec.layers import INPUT, MERGES, REGISTRY, LayerError, LayerKind
 from cnnspec.layers.base import MAX_NODES, Inferred
 from cnnspec.source import Span
-from cnnspec.syntax import Assign, Call, Chain, Definition, Expect, For, Group, If, InputDecl, InputRef, Item, Merge, Paren
+from cnnspec.syntax import Assign, Call, Chain, Definition, Expect, For, Group, If, InputDecl, InputRef, Item, Literal, Merge, Paren, Var
 
 MAX_CALL_DEPTH = 64  # blocks calling blocks; deeper would exhaust Python's stack
 MAX_EXPANSION_NOTES = 8  # "in the expansion of ..." notes shown for one diagnostic
@@ -244,12 +244,15 @@ class Expander:
             return self._tensor_reference(item, frame, first, value)
         times = 1 if item.repeat is None else self._repeat_count(item.repeat, frame)
         target = self._resolve(atom, frame)
+        if item.repeat is None and type(atom) is Call and isinstance(target, LayerKind):  # most items: one layer
+            label = self._label(item, frame)
+            return self._layer(target, atom, frame, scope, value, label, _label_span(item) if label is not None else None)
         if times and (item.repeat is not None or isinstance(target, Definition)):
             self._check_layers(times * self.bound.atom(atom, self._definition_name(), frame.values), item.span, frame)
-        if item.repeat is None and item.label is None:  # most items: one unnamed layer or call
+        if item.repeat is None and item.label is None:  # an unnamed call, group or merge
             return self._atom(atom, target, frame, scope, value, None, False)
         label = self._label(item, frame)
-        label_span = (item.label.name_span or item.label.span) if label is not None else None
+        label_span = _label_span(item) if label is not None else None
         own_scope = False
         if label is not None and (item.repeat is not None or not isinstance(target, LayerKind) or isinstance(atom, Merge)):
             self._claim_scope(scope.prefix + label, label_span, frame)
@@ -359,7 +362,7 @@ class Expander:
     def _layer(self, kind: LayerKind, call: Call, frame, scope, value, label, label_span=None):
         name = scope.claim(label)
         binding = self._bind_args(kind, call, frame)
-        shape = self._single_shape(value, call, frame)
+        shape = self._single_shape(value, call, frame) if type(value) is not Value else self._shape(value)
         if binding is None or shape is None:
             return None
         return self._apply(kind, name, binding, (value,), (shape,), call.span, frame, call, label_span)
@@ -423,8 +426,11 @@ class Expander:
             message = f"this split gives {len(value)} tensors; name them (`a, b = chunk(2)`) and use one"
             self._report(error("E203", message, where.span), frame)
             return None
-        node = self.graph.nodes[value.node]
-        return node.outputs[value.index] if node.outputs else None
+        return self._shape(value)
+
+    def _shape(self, value: Value) -> Shape | None:
+        outputs = self.graph.nodes[value.node].outputs
+        return outputs[value.index] if outputs else None
 
     # ---- arguments -------------------------------------------------------------------
 
@@ -434,7 +440,7 @@ class Expander:
         anything else takes the path that reports."""
         try:
             values = frame.values
-            key = (kind, *[(arg.name, exact(evaluate(arg.value, values))) for arg in call.args])
+            key = (kind, *[(arg.name, exact(_quiet_value(arg.value, values))) for arg in call.args])
         except (CnnspecError, RecursionError):
             key = None
         return self.bindings.get(key) or self._bind_new_args(kind, call, frame)
@@ -594,6 +600,22 @@ def _show(value) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(_show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     return repr(value)
+
+
+def _label_span(item: Item) -> Span:
+    return item.label.name_span or item.label.span
+
+
+def _quiet_value(expr, values: dict):
+    """evaluate(), with shortcuts for the commonest arguments, to look up bound arguments.
+    A literal is read without its range check: an out-of-range one was never bound, so it
+    is never found, and binding it anew reports it."""
+    expr_type = type(expr)
+    if expr_type is Literal:
+        return expr.value
+    if expr_type is Var and expr.name in values:
+        return values[expr.name]
+    return evaluate(expr, values)
 
 
 def _too_many_elements(shape) -> bool:
