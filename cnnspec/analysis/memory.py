@@ -100,17 +100,16 @@ def _saved_tensors(graph: Graph, width: int, batch: int, elements: list[tuple[in
         inputs = node.inputs
         needs_grad = tuple([requires_grad[value.node] for value in inputs])
         recorded = requires_grad[node.id] = node.params > 0 or any(needs_grad)
-        aliases, saved, new_bytes = rules(node, shapes, needs_grad)
+        aliases, kept_inputs, kept_outputs, new_bytes, has_rule = rules(node, shapes, needs_grad)
         for index, source in aliases.items():
             tensor = (inputs[source].node, inputs[source].index)
             aliased[node.id, index] = aliased.get(tensor, tensor)
         if not recorded:
             continue
-        if saved is None:
+        if not has_rule:
             assumed.append(node.id)
-            saved = Saved(inputs=tuple(range(len(shapes))))
         added = new_bytes
-        for tensor in [(inputs[i].node, inputs[i].index) for i in saved.inputs] + [(node.id, i) for i in saved.outputs]:
+        for tensor in [(inputs[i].node, inputs[i].index) for i in kept_inputs] + [(node.id, i) for i in kept_outputs]:
             owner = aliased.get(tensor, tensor)
             if owner not in kept:
                 kept.add(owner)
@@ -119,12 +118,16 @@ def _saved_tensors(graph: Graph, width: int, batch: int, elements: list[tuple[in
     return SavedTensors(sum(by_node.values()), by_node, tuple(assumed))
 
 
-def _rules(node, shapes, needs_grad, width: int, batch: int) -> tuple[dict[int, int], Saved | None, int]:
-    """A layer's aliased outputs, what it keeps for backward (None: no rule), and the bytes of
-    the new tensors it keeps."""
+def _rules(node, shapes, needs_grad, width: int, batch: int) -> tuple:
+    """A layer's aliased outputs; the inputs and outputs it keeps for backward by reference;
+    the bytes of the new tensors it keeps; whether its kind has a rule (without one, the
+    inputs are assumed kept)."""
     saved = node.kind.saved_for_backward(node, shapes, needs_grad)
-    new_bytes = 0 if saved is None else (saved.elements * width + saved.raw_bytes) * batch + saved.fixed_elements * width
-    return node.kind.aliases(node), saved, new_bytes
+    has_rule = saved is not None
+    if not has_rule:
+        saved = Saved(inputs=tuple(range(len(shapes))))
+    new_bytes = (saved.elements * width + saved.raw_bytes) * batch + saved.fixed_elements * width
+    return node.kind.aliases(node), saved.inputs, saved.outputs, new_bytes, has_rule
 
 
 def output_elements(graph: Graph) -> list[tuple[int, ...]]:
