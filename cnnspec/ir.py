@@ -73,6 +73,22 @@ class Graph:
         self.output: Value | None = None
         self.expectations: list = []  # (syntax.Expect, the names in scope there), checked by cnnspec check
         self.submodules: dict[str, SubmoduleInfo] = {}  # module path -> the `module` definition call that made it
+        self._input_shapes: list[tuple[Shape, ...] | None] = []
+
+    def input_shapes(self) -> list[tuple[Shape, ...] | None]:
+        """Per node id, the per-sample shapes of its inputs, or None where one is unknown.
+        Computed once and shared by the analysis passes: nodes are only ever appended, and a
+        node's shapes never change once it is added."""
+        known = self._input_shapes
+        if len(known) == len(self.nodes):
+            return known
+        outputs = [node.outputs for node in self.nodes]
+        for node in self.nodes[len(known) :]:
+            try:  # an unknown input: its node's outputs are None (TypeError) or too few (IndexError)
+                known.append(tuple([outputs[value.node][value.index] for value in node.inputs]))
+            except (TypeError, IndexError):
+                known.append(None)
+        return known
 
     @property
     def input_shape(self) -> Shape | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from cnnspec.analysis.rules import PerLayer
 from cnnspec.ir import Graph, Shape
 from cnnspec.layers.base import Cost
 
@@ -41,24 +42,18 @@ class Totals(NamedTuple):
 
 def input_shapes(graph: Graph, node) -> tuple[Shape, ...] | None:
     """The per-sample shapes of a node's inputs, or None where one is unknown."""
-    shapes = []
-    for value in node.inputs:
-        outputs = graph.nodes[value.node].outputs
-        if outputs is None or value.index >= len(outputs):
-            return None
-        shapes.append(outputs[value.index])
-    return tuple(shapes)
+    return graph.input_shapes()[node.id]
 
 
 def costs(graph: Graph) -> dict[int, Cost]:
     """Each node's cost for one sample, by node id."""
+    cost = PerLayer(lambda node, shapes: node.kind.cost(node, shapes))
     result = {}
-    for node in graph.nodes:
-        shapes = input_shapes(graph, node)
+    for node, shapes in zip(graph.nodes, graph.input_shapes()):
         if node.outputs is None or shapes is None:
             result[node.id] = Cost(0, None)
         else:
-            result[node.id] = node.kind.cost(node, shapes)
+            result[node.id] = cost(node, shapes)
     return result
 
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 from math import prod
 from typing import NamedTuple
 
-from cnnspec.analysis.compute import input_shapes
-from cnnspec.ir import Graph, Value
+from cnnspec.analysis.rules import PerLayer
+from cnnspec.ir import Graph
 from cnnspec.layers.base import Saved
 
 __all__ = ["DTYPES", "OPTIMIZERS", "Memory", "SavedTensors", "memory", "saved_tensors"]
@@ -80,59 +80,70 @@ def saved_tensors(graph: Graph, dtype: str = "float32", batch: int = 1) -> Saved
     layers counts once. A layer none of whose inputs requires grad and without parameters is
     not recorded by autograd and keeps nothing (the network input does not require grad).
     """
-    width = _check(dtype, batch, "sgd")
-    # Per node id: the storage of each output, as the (node id, output index) of the tensor that
-    # owns it, and whether its outputs require grad. Lists, not maps keyed by Value: they are hot.
-    storage: list[tuple | None] = [None] * len(graph.nodes)
+    return _saved_tensors(graph, _check(dtype, batch, "sgd"), batch, output_elements(graph))
+
+
+def _saved_tensors(graph: Graph, width: int, batch: int, elements: list[tuple[int, ...]]) -> SavedTensors:
+    """saved_tensors, in bytes of `width`, given each node's output_elements."""
+    # Tensors are (node id, output index) pairs; `aliased` maps a view or an in-place result to
+    # the tensor that owns its storage (a tensor not in it owns its own). Plain tuples, not
+    # Values, and lists by node id: they are hot.
+    aliased: dict[tuple[int, int], tuple[int, int]] = {}
     requires_grad: list[bool] = [False] * len(graph.nodes)
     kept: set[tuple[int, int]] = set()
     by_node: dict[int, int] = {}
     assumed: list[int] = []
-    for node in graph.nodes:
-        shapes = input_shapes(graph, node)
+    rules = PerLayer(lambda node, shapes, needs_grad: _rules(node, shapes, needs_grad, width, batch))
+    for node, shapes in zip(graph.nodes, graph.input_shapes()):
         if node.outputs is None or shapes is None:
             continue
-        needs_grad = tuple([requires_grad[value.node] for value in node.inputs])
+        inputs = node.inputs
+        needs_grad = tuple([requires_grad[value.node] for value in inputs])
         recorded = requires_grad[node.id] = node.params > 0 or any(needs_grad)
-        owners = storage[node.id] = _owners(node, storage)
+        aliases, kept_inputs, kept_outputs, new_bytes, has_rule = rules(node, shapes, needs_grad)
+        for index, source in aliases.items():
+            tensor = (inputs[source].node, inputs[source].index)
+            aliased[node.id, index] = aliased.get(tensor, tensor)
         if not recorded:
             continue
-        saved = node.kind.saved_for_backward(node, shapes, needs_grad)
-        if saved is None:
+        if not has_rule:
             assumed.append(node.id)
-            saved = Saved(inputs=tuple(range(len(shapes))))
-        added = 0
-        for owner in [_owner(node.inputs[i], storage) for i in saved.inputs] + [owners[i] for i in saved.outputs]:
+        added = new_bytes
+        for tensor in [(inputs[i].node, inputs[i].index) for i in kept_inputs] + [(node.id, i) for i in kept_outputs]:
+            owner = aliased.get(tensor, tensor)
             if owner not in kept:
                 kept.add(owner)
-                added += _elements(graph, *owner) * width * batch
-        added += (saved.elements * width + saved.raw_bytes) * batch + saved.fixed_elements * width
+                added += _elements(elements, *owner) * width * batch
         by_node[node.id] = added
     return SavedTensors(sum(by_node.values()), by_node, tuple(assumed))
 
 
-def _owner(value: Value, storage: list) -> tuple[int, int]:
-    """The (node id, output index) of the tensor whose storage `value` uses."""
-    return storage[value.node][value.index]
+def _rules(node, shapes, needs_grad, width: int, batch: int) -> tuple:
+    """A layer's aliased outputs; the inputs and outputs it keeps for backward by reference;
+    the bytes of the new tensors it keeps; whether its kind has a rule (without one, the
+    inputs are assumed kept)."""
+    saved = node.kind.saved_for_backward(node, shapes, needs_grad)
+    has_rule = saved is not None
+    if not has_rule:
+        saved = Saved(inputs=tuple(range(len(shapes))))
+    new_bytes = (saved.elements * width + saved.raw_bytes) * batch + saved.fixed_elements * width
+    return node.kind.aliases(node), saved.inputs, saved.outputs, new_bytes, has_rule
 
 
-def _owners(node, storage: list) -> list[tuple[int, int]]:
-    """The owner of each output of `node`: itself, or for a view or an in-place result, its input's."""
-    owners = [(node.id, index) for index in range(len(node.outputs))]
-    for index, source in node.kind.aliases(node).items():
-        owners[index] = _owner(node.inputs[source], storage)
-    return owners
+def output_elements(graph: Graph) -> list[tuple[int, ...]]:
+    """Per node id, the elements per sample of each of its outputs; () where its shapes are unknown."""
+    return [tuple(map(prod, node.outputs)) if node.outputs else () for node in graph.nodes]
 
 
-def _input_elements(graph: Graph, node) -> int:
+def _input_elements(elements: list[tuple[int, ...]], node) -> int:
     """Elements per sample of a node's input tensors."""
-    return sum([_elements(graph, value.node, value.index) for value in node.inputs])
+    return sum([_elements(elements, value.node, value.index) for value in node.inputs])
 
 
-def _elements(graph: Graph, node_id: int, index: int) -> int:
+def _elements(elements: list[tuple[int, ...]], node_id: int, index: int) -> int:
     """Elements per sample of output `index` of a node; 0 where its shapes are unknown."""
-    outputs = graph.nodes[node_id].outputs
-    return prod(outputs[index]) if outputs else 0
+    counts = elements[node_id]
+    return counts[index] if counts else 0
 
 
 def memory(graph: Graph, dtype: str = "float32", batch: int = 1, optimizer: str = "sgd") -> Memory:
@@ -140,12 +151,13 @@ def memory(graph: Graph, dtype: str = "float32", batch: int = 1, optimizer: str 
     width = _check(dtype, batch, optimizer)
     counts = graph.totals()
     params, buffers = counts["params"], counts["buffers"]
-    elements = [node.neurons for node in graph.nodes]  # per sample, all of a node's outputs
-    activation = {node.id: batch * width * count for node, count in zip(graph.nodes, elements)}
-    saved = saved_tensors(graph, dtype, batch)
+    elements = output_elements(graph)
+    neurons = list(map(sum, elements))  # per sample, all of a node's outputs
+    activation = {node.id: batch * width * count for node, count in zip(graph.nodes, neurons)}
+    saved = _saved_tensors(graph, width, batch, elements)
     # in the backward pass a layer turns its output gradient into its input gradients: both alive at once
     # (in elements per sample: the largest such pair)
-    gradient_pair = max((elements[node.id] + _input_elements(graph, node) for node in graph.nodes if node.inputs), default=0)
+    gradient_pair = max((neurons[node.id] + _input_elements(elements, node) for node in graph.nodes if node.inputs), default=0)
     breakdown = {
         "weights": params * width,
         "buffers": buffers * width,

@@ -28,7 +28,7 @@ from fractions import Fraction
 from math import ceil, floor
 from typing import NamedTuple
 
-from cnnspec.analysis.compute import input_shapes
+from cnnspec.analysis.rules import PerLayer
 from cnnspec.diagnostics import Diagnostic, Note, warning
 from cnnspec.ir import Graph
 
@@ -89,17 +89,17 @@ def receptive_fields(graph: Graph) -> tuple[dict[int, RF], list[Diagnostic]]:
     image = tuple(graph.nodes[0].output[1:])
     rank = len(image)
     collapsed = RF(image, image, (0,) * rank, tuple(_exact(Fraction(n - 1, 2)) for n in image), True, local=False)
+    receptive_step = PerLayer(lambda node, shapes: node.kind.receptive_step(node, shapes))
     fields: dict[int, RF] = {}
     diagnostics: list[Diagnostic] = []
-    for node in graph.nodes:
+    for node, shapes in zip(graph.nodes, graph.input_shapes()):
         if not node.inputs:  # the input
             fields[node.id] = RF((1,) * rank, (1,) * rank, (0,) * rank, (0,) * rank)
             continue
         sources = [fields.get(value.node) for value in node.inputs]
-        shapes = input_shapes(graph, node)
         if node.outputs is None or shapes is None or None in sources:
             continue
-        step = node.kind.receptive_step(node, shapes)
+        step = receptive_step(node, shapes)
         if len(sources) == 1:
             fields[node.id] = _advance(sources[0], step, collapsed)
         else:
@@ -122,9 +122,9 @@ def _advance(field: RF, step, collapsed: RF) -> RF:
         return collapsed
     if step == (_ELEMENTWISE,) * len(step):
         return field
-    size = tuple(r + (k - 1) * j for (k, _, _), r, j in zip(step, field.size, field.jump))
-    padding = tuple(big_p + p * j for (_, _, p), big_p, j in zip(step, field.padding, field.jump))
-    jump = tuple(j * s for (_, s, _), j in zip(step, field.jump))
+    size = tuple([r + (k - 1) * j for (k, _, _), r, j in zip(step, field.size, field.jump)])
+    padding = tuple([big_p + p * j for (_, _, p), big_p, j in zip(step, field.padding, field.jump)])
+    jump = tuple([j * s for (_, s, _), j in zip(step, field.jump)])
     return _local(size, jump, padding, field.whole_input)
 
 
@@ -133,7 +133,7 @@ _ELEMENTWISE = (1, 1, 0)  # the window of an output that reads only its own posi
 
 def _local(size: tuple, jump: tuple, padding: tuple, whole_input: bool) -> RF:
     """The record of a window; whole Fractions become ints."""
-    centre = tuple(_half(r - 1) - p for r, p in zip(size, padding))
+    centre = tuple([_half(r - 1) - p for r, p in zip(size, padding)])
     return RF(_exact_all(size), _exact_all(jump), _exact_all(padding), _exact_all(centre), whole_input)
 
 

@@ -142,9 +142,9 @@ class Conv(LayerKind):
 
     def cost(self, node, input_shapes):
         """MACs as torch's flop counter: out elements x kernel volume x in_channels/groups; bias adds are other ops."""
-        h, out = node.hparams, node.output
-        macs = prod(out) * volume(h["kernel_size"]) * (h["in_channels"] // h["groups"])
-        return Cost(macs, prod(out) if h["bias"] else 0)
+        h, elements = node.hparams, prod(node.output)
+        macs = elements * volume(h["kernel_size"]) * (h["in_channels"] // h["groups"])
+        return Cost(macs, elements if h["bias"] else 0)
 
     def saved_for_backward(self, node, input_shapes, needs_grad):
         return Saved(inputs=(0,))  # convolution_backward keeps the input (and the weight, a parameter)
