@@ -71,7 +71,9 @@ _OPERATORS = _COMPARISONS | _PRODUCT_OPS | _SUM_OPS | {"NAME"}  # a name after a
 _OPERANDS = frozenset(("INT", "FLOAT", "SUFFIXED", "STRING", "NAME"))
 _CONSTANTS = {"true": True, "false": False, "none": None}
 _NEWLINE = ("\n", "\n", 0, 0)
-_tuple_new = tuple.__new__  # builds a Span without its constructor's Python frame: spans are much of the work
+# Builds a Span, or the node types made most, as tuple.__new__(Type, (fields in order)): the same
+# object as Type(...) without the NamedTuple constructor's Python frame (a tenth of the parse).
+_tuple_new = tuple.__new__
 _END = ("EOF", "", 0, 0)
 
 
@@ -197,9 +199,10 @@ class _Parser:
 
     def name(self) -> str:
         """A name that is not a keyword."""
-        text = self.take("NAME")
-        if text in KEYWORDS:
+        kind, text = self.tokens[self.at][:2]
+        if kind != "NAME" or text in KEYWORDS:
             raise NotOnFastPath
+        self.at += 1
         return text
 
     def skip(self, kinds: tuple) -> None:
@@ -350,7 +353,8 @@ class _Parser:
         while self.tokens[self.at][0] == "->":
             self.at += 1
             items.append(self.item())
-        return Chain(tuple(items), self.span_from(first))
+        span = items[0].span if len(items) == 1 else self.span_from(first)  # one item: the same tokens
+        return _tuple_new(Chain, (tuple(items), span))
 
     def item(self) -> Item:
         first = self.at
@@ -361,7 +365,8 @@ class _Parser:
         if tokens[self.at][0] == "*":
             self.at += 1
             repeat_count = self.factor()
-        return Item(label, atom, repeat_count, self.span_from(first))
+        span = atom.span if label is None and repeat_count is None else self.span_from(first)
+        return _tuple_new(Item, (label, atom, repeat_count, span))
 
     def label(self) -> Label:
         first = self.at
@@ -391,10 +396,10 @@ class _Parser:
                 raise NotOnFastPath
             self.at += 1
             if self.tokens[self.at][0] != "(":
-                return Call(word, (), self.span(first, first), bare=True)
+                return _tuple_new(Call, (word, (), self.span(first, first), True))
             self.at += 1
             args = tuple(self.optional_comma_list(self.arg))
-            return Call(word, args, self.span_from(first))
+            return _tuple_new(Call, (word, args, self.span_from(first), False))
         if kind == "{":
             return Group(self.body(), self.span_from(first))
         self.take("(")
@@ -416,7 +421,9 @@ class _Parser:
         if self.tokens[first + 1][0] == "=":
             name = self.name()
             self.at += 1
-        return Arg(name, self.expression(), self.span_from(first))
+        value = self.expression()
+        span = value.span if self.at == first + 1 else self.span_from(first)  # a lone token: its own span
+        return _tuple_new(Arg, (name, value, span))
 
     # ---- expressions, lowest precedence first ------------------------------------------
 
@@ -486,13 +493,13 @@ class _Parser:
         line = self.lines[first]
         span = _tuple_new(Span, (line, column, line, end))
         if kind == "INT":
-            return Literal(int_literal(text, span), span, text)
+            return _tuple_new(Literal, (int_literal(text, span), span, text))
         if kind == "NAME":
             if text in _CONSTANTS:
                 return Literal(_CONSTANTS[text], span)
             if text in KEYWORDS:
                 raise NotOnFastPath
-            return Var(text, span)
+            return _tuple_new(Var, (text, span))
         if kind == "FLOAT":
             return Literal(float_literal(text, span), span, text)
         if kind == "SUFFIXED":
