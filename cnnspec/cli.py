@@ -34,7 +34,7 @@ for _command in COMMANDS:
 
 def main():
     # A short run that builds one large, acyclic structure: the cycle collector would only rescan it
-    # (on a 100,000-layer file: 3x the time at the default thresholds, 7% more at 100x them), so it is off.
+    # (on a 100,000-layer file: 2.6x the time at the default thresholds, 7% more at 100x them), so it is off.
     gc.freeze()
     gc.disable()
     cli(prog_name="cnnspec")
