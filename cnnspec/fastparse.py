@@ -62,7 +62,7 @@ _TOKEN = re.compile(
 )
 # Every keyword of the grammar. Lark reads one as a name where a keyword cannot stand; this
 # parser leaves such files to Lark rather than repeat that rule.
-KEYWORDS = frozenset("net block module input if else for in expect add cat mul and or not true false none".split())
+KEYWORDS = frozenset("net block module input if else for in expect assert add cat mul and or not true false none".split())
 _MERGES = frozenset(("add", "cat", "mul"))
 _COMPARISONS = frozenset(("==", "!=", "<", "<=", ">", ">="))
 _PRODUCT_OPS = frozenset(("*", "/", "//", "%"))

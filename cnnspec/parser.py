@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from contextvars import ContextVar
 from functools import lru_cache
+from typing import NamedTuple
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -16,6 +18,14 @@ from cnnspec.diagnostics import CnnspecError, Note, error
 from cnnspec.source import Source, Span
 from cnnspec.syntax import (
     MAX_NESTING,
+    Apply,
+    Assert,
+    Attribute,
+    Index,
+    Let,
+    ListExpr,
+    Slice,
+    Variant,
     Arg,
     Assign,
     Binary,
@@ -105,25 +115,52 @@ def grammar_path() -> str:
     return packaged if os.path.exists(packaged) else os.path.join(os.path.dirname(here), "grammar", "cnnspec.lark")
 
 
+_SOURCE_TEXT: ContextVar[str] = ContextVar("cnnspec_source_text", default="")
+# What can start a line that continues the statement before it: '->', an operator, a closer, `else`.
+_CONTINUATION = re.compile(r"(?:[ \t\f\r\n]|#[^\n]*)*(?:->|[-+*/%<>=!(){}\[\],.:]|(?:else|and|or|in)(?!\w))")
+
+
 class LineJoiner:
-    """Drops newlines inside parentheses and after '->' or ',' so statements may span lines."""
+    """Drops newlines inside parentheses and brackets and after '->' or ',' so statements may span lines.
+
+    Inside a `{ }` group that stands within parentheses (a merge operand), a newline separates
+    statements again, as it does outside parentheses, where the line can end: after a token that
+    can end a statement, and before a line that does not continue it: one that starts with '->',
+    an operator, a bracket, ':' or `else` continues, as it always did there.
+    The next line is read from the source text (the parser's lexer cannot look ahead).
+    """
 
     always_accept = ("_NL",)
     _CONTINUE_AFTER = {"_ARROW", "COMMA"}
+    _ENDS = {"NAME", "INT", "FLOAT", "SUFFIXED", "STRING", "SHAPE", "RPAR", "RBRACE", "RSQB", "TRUE", "FALSE", "NONE", "IN"}
+    _OPENERS = {"LPAR", "LSQB", "LBRACE"}
 
     def process(self, stream):
-        depth = 0
+        stack: list[str] = []  # the open brackets
         previous = None
         for token in stream:
             kind = token.type
-            if kind == "_NL" and (depth > 0 or previous in self._CONTINUE_AFTER):
-                continue
-            if kind == "LPAR":
-                depth += 1
-            elif kind == "RPAR":
-                depth = max(0, depth - 1)
+            if kind == "_NL":
+                if previous in self._CONTINUE_AFTER or (stack and not self._separates(stack, previous, token)):
+                    continue
+            elif kind in self._OPENERS:
+                stack.append(kind)
+            elif kind in ("RPAR", "RSQB", "RBRACE") and stack:
+                stack.pop()
             previous = kind
             yield token
+
+    def _separates(self, stack: list[str], previous, newline) -> bool:
+        """Whether a newline inside brackets ends a statement."""
+        if stack[-1] != "LBRACE":
+            return False
+        if "LPAR" not in stack and "LSQB" not in stack:
+            return True  # a group outside parentheses: as at the top level
+        if previous not in self._ENDS:
+            return False
+        text = _SOURCE_TEXT.get()
+        end = newline.end_pos if newline.end_pos is not None else len(text)
+        return not _CONTINUATION.match(text, end)
 
 
 def _cache_file(grammar_text: str) -> str | None:
@@ -218,10 +255,13 @@ def _token_span(token: Token) -> Span:
 def _tokens_before(text: str, offset: int) -> list[Token]:
     """The tokens of text[:offset] (newlines inside parentheses dropped); [] if it cannot be lexed."""
     tokens: list[Token] = []
+    reset = _SOURCE_TEXT.set(text)
     try:
         tokens.extend(lark_parser().lex(text[:offset]))  # keeps the tokens lexed before a failure
     except UnexpectedInput:
         pass
+    finally:
+        _SOURCE_TEXT.reset(reset)
     return tokens
 
 
@@ -399,6 +439,7 @@ def parse(source: Source) -> Tree:
     text = source.text
     diagnostics = []
     while True:
+        reset = _SOURCE_TEXT.set(text + "\n")
         try:
             tree = lark_parser().parse(text + "\n")
         except UnexpectedInput as exc:
@@ -411,6 +452,8 @@ def parse(source: Source) -> Tree:
                 break
             text = _blank(text, *region)
             continue
+        finally:
+            _SOURCE_TEXT.reset(reset)
         if not diagnostics:
             return tree
         break
@@ -457,6 +500,11 @@ class ToSyntax:
         params = rest[0] if len(rest) == 2 else ()
         return Definition(kind, str(name), params, rest[-1], _span(meta), _token_span(name))
 
+    def variant_def(self, meta, children):
+        name, base, *rest = children
+        body = rest.pop() if rest and isinstance(rest[-1], tuple) else ()
+        return Variant(str(name), str(base), tuple(rest), body, _span(meta), _token_span(name), _token_span(base))
+
     def block_kind(self, meta, children):
         return str(children[0])
 
@@ -484,6 +532,17 @@ class ToSyntax:
         *targets, chain = children
         return Assign(tuple((str(t), _token_span(t)) for t in targets), chain, _span(meta))
 
+    def let_stmt(self, meta, children):
+        keyword, *targets, value = children
+        if str(keyword) != "let":
+            message = f"unexpected {str(targets[0])!r}; a value is bound with `let {targets[0]!s} = ...`"
+            raise CnnspecError(error("E100", message, _token_span(targets[0])))
+        return Let(tuple((str(t), _token_span(t)) for t in targets), value, _span(meta))
+
+    def assert_stmt(self, meta, children):
+        message = children[1] if len(children) > 1 else None
+        return Assert(children[0], message, _span(meta))
+
     def if_stmt(self, meta, children):
         condition, then, *rest = children
         otherwise = rest[0] if rest else ()
@@ -492,8 +551,16 @@ class ToSyntax:
         return If(condition, then, otherwise, _span(meta))
 
     def for_stmt(self, meta, children):
-        var, start, stop, body = children
-        return For(str(var), start, stop, body, _span(meta))
+        *names, body = children
+        targets = [child for child in names if isinstance(child, Token) and child.type == "NAME"]
+        expressions = names[len(targets) :]
+        var = str(targets[0])
+        if len(expressions) == 2:  # for i in a..b
+            if len(targets) > 1:
+                raise CnnspecError(error("E100", "a range `a..b` binds one name", _token_span(targets[1])))
+            return For(var, expressions[0], expressions[1], body, _span(meta))
+        bound = tuple((str(t), _token_span(t)) for t in targets) if len(targets) > 1 else None
+        return For(var, None, None, body, _span(meta), expressions[0], bound)
 
     def chain(self, meta, children):
         return Chain(tuple(children), _span(meta))
@@ -505,12 +572,29 @@ class ToSyntax:
         return Item(label, rest[0], repeat, _span(meta))
 
     def label(self, meta, children):
-        name = children[0]
-        index = children[1] if len(children) > 1 else None
-        name_span = _token_span(name)
-        if index is not None:  # name{index}: up to the '}' (the ':' is the label's last character)
-            name_span = Span(name.line, name.column, meta.end_line, meta.end_column - 1)
-        return Label(str(name), index, _span(meta), name_span)
+        first = children[0]
+        name_span = Span(first.line, first.column, meta.end_line, meta.end_column - 1)  # without the ':'
+        if first.type == "NAME" and len(children) == 1:
+            return Label(str(first), None, _span(meta), _token_span(first))
+        if first.type == "NAME" and len(children) == 2 and isinstance(children[1], _LabelIndex):
+            return Label(str(first), children[1].expr, _span(meta), name_span)
+        parts, end = [], (first.line, first.column)
+        for child in children:
+            start, text = _label_piece(child)
+            if start != end:
+                raise CnnspecError(error("E100", "a label is written without spaces, e.g. `block{i}-{j}:`", name_span))
+            end = (child.end_line, child.end_column)
+            if text is not None and parts and isinstance(parts[-1], str):
+                parts[-1] += text
+            else:
+                parts.append(text if text is not None else child.expr)
+        return Label(str(first), None, _span(meta), name_span, tuple(parts))
+
+    def label_index(self, meta, children):
+        return _LabelIndex(children[0], meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def label_dash(self, meta, children):
+        return _LabelDash("-", meta.line, meta.column, meta.end_line, meta.end_column)
 
     def repeat(self, meta, children):
         return children[-1]
@@ -567,6 +651,32 @@ class ToSyntax:
     def var(self, meta, children):
         return Var(str(children[0]), _span(meta))
 
+    def in_var(self, meta, children):
+        return Var("in", _span(meta))
+
+    def list(self, meta, children):
+        return ListExpr(tuple(children), _span(meta))
+
+    def apply(self, meta, children):
+        name, *args = children
+        return Apply(str(name), tuple(args), _span(meta), _token_span(name))
+
+    def index(self, meta, children):
+        return Index(children[0], children[1], _span(meta))
+
+    def slice(self, meta, children):
+        parts = [None, None, None]
+        position = 0
+        for child in children:
+            if isinstance(child, Token) and child.type == "COLON":
+                position += 1
+            else:
+                parts[position] = child
+        return Slice(*parts, _span(meta))
+
+    def attribute(self, meta, children):
+        return Attribute(children[0], str(children[1]), _span(meta))
+
     def tuple(self, meta, children):
         return TupleExpr(tuple(children), _span(meta))
 
@@ -587,6 +697,29 @@ class ToSyntax:
 
     def or_(self, meta, children):
         return Binary("or", children[0], children[1], _span(meta))
+
+
+class _LabelIndex(NamedTuple):
+    expr: object
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+class _LabelDash(NamedTuple):
+    text: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+def _label_piece(child) -> tuple[tuple[int, int], str | None]:
+    """Where a label's piece starts, and its text (None for a {expr} piece)."""
+    if isinstance(child, _LabelIndex):
+        return (child.line, child.column), None
+    return (child.line, child.column), str(child) if isinstance(child, Token) else child.text
 
 
 def to_syntax(tree) -> tuple[Definition, ...]:

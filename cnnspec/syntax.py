@@ -40,6 +40,44 @@ class Binary(NamedTuple):
     span: Span
 
 
+class ListExpr(NamedTuple):
+    items: tuple
+    span: Span
+
+
+class Apply(NamedTuple):
+    """`max(a, b)`, `make_divisible(c * w, 8)`, or `batchnorm(eps=1e-3)`: a function call, or a
+    layer or block with bound arguments (a value that a chain can apply)."""
+
+    name: str
+    args: tuple  # Arg
+    span: Span
+    name_span: Span
+
+
+class Index(NamedTuple):
+    """`depths[i]`, `widths[1:]`; `index` is an expression or a Slice."""
+
+    target: object
+    index: object
+    span: Span
+
+
+class Slice(NamedTuple):
+    start: object | None
+    stop: object | None
+    step: object | None
+    span: Span
+
+
+class Attribute(NamedTuple):
+    """`in.channels`, `x.shape`: a tensor's shape, read in an expression."""
+
+    target: object
+    name: str
+    span: Span
+
+
 # ---- layer chains -------------------------------------------------------------
 
 
@@ -83,6 +121,7 @@ class Label(NamedTuple):
     index: object | None  # the expression in name{expr}, or None
     span: Span  # the whole label, ':' included
     name_span: Span | None = None  # the name, and {index} if any, without the ':'
+    parts: tuple | None = None  # any other label (`block{i}-{j}`, `12`): its text pieces (str) and expressions
 
 
 class Item(NamedTuple):
@@ -119,10 +158,31 @@ class If(NamedTuple):
 
 
 class For(NamedTuple):
+    """`for i in 1..n { }` (start and stop), or `for d in depths { }`, `for i, d in enumerate(depths) { }`
+    (iterable, and targets when there are several names)."""
+
     var: str
-    start: object
-    stop: object
+    start: object | None
+    stop: object | None
     body: tuple
+    span: Span
+    iterable: object | None = None
+    targets: tuple | None = None  # ((name, span), ...) when several names are bound
+
+
+class Let(NamedTuple):
+    """`let width = planes * 4`: a value (never a tensor) in the enclosing definition's scope."""
+
+    targets: tuple[tuple[str, Span], ...]
+    value: object
+    span: Span
+
+
+class Assert(NamedTuple):
+    """`assert stride in (1, 2), 'stride must be 1 or 2'`: the author's own check."""
+
+    condition: object
+    message: object | None
     span: Span
 
 
@@ -148,6 +208,19 @@ class Definition(NamedTuple):
     body: tuple
     span: Span
     name_span: Span
+
+
+class Variant(NamedTuple):
+    """`net resnet34 = resnet(layers=[3, 4, 6, 3]) { expect ... }`: a net that is another net
+    with other parameter values, and expectations of its own."""
+
+    name: str
+    base: str
+    args: tuple  # Arg
+    body: tuple
+    span: Span
+    name_span: Span
+    base_span: Span
 
 
 MAX_NESTING = 100  # brackets; deeper input would exhaust Python's stack when expanded
