@@ -68,6 +68,9 @@ _TOKEN_WORDS = {
     "RPAR": "')'",
     "LBRACE": "'{'",
     "RBRACE": "'}'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "DOT": "'.'",
     "COMMA": "','",
     "COLON": "':'",
     "EQUAL": "'='",
@@ -80,9 +83,9 @@ _TOKEN_WORDS = {
     "COMP_OP": "a comparison",
     "$END": "the end of the file",
 }
-_EXPRESSION_START = {"INT", "SUFFIXED", "FLOAT", "STRING", "NAME", "LPAR", "MINUS", "NOT", "TRUE", "FALSE", "NONE"}
+_EXPRESSION_START = {"INT", "SUFFIXED", "FLOAT", "STRING", "NAME", "LPAR", "LSQB", "MINUS", "NOT", "TRUE", "FALSE", "NONE", "IN"}
 _LAYER_START = {"NAME", "ADD", "CAT", "MUL", "IN", "LPAR", "LBRACE"}
-_STATEMENT_START = _LAYER_START | {"IF", "FOR", "INPUT", "EXPECT"}
+_STATEMENT_START = _LAYER_START | {"IF", "FOR", "INPUT", "EXPECT", "ASSERT"}
 _OPERATORS = {"STAR", "ADD_OP", "MUL_OP", "COMP_OP", "AND", "OR"}
 _DEFINITION_KEYWORDS = {"NET", "BLOCK", "MODULE"}
 # The order of the phrases in "expected ...": the likeliest fix first.
