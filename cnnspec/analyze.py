@@ -8,10 +8,11 @@ from cnnspec.analysis.compute import costs
 from cnnspec.analysis.receptive import receptive_fields
 from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, position, warning
 from cnnspec.expand import Expander
+from cnnspec.expressions import suggest
 from cnnspec.fastparse import parse_definitions
 from cnnspec.ir import Graph, Shape
 from cnnspec.source import Source, Span
-from cnnspec.syntax import Definition
+from cnnspec.syntax import Definition, Expect, Param, Variant
 
 
 class Analysis:
@@ -111,6 +112,10 @@ def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 def _definition_table(definitions, diagnostics) -> dict[str, Definition]:
     table: dict[str, Definition] = {}
     for definition in definitions:
+        if isinstance(definition, Variant):
+            definition = _variant_net(definition, table, diagnostics)
+            if definition is None:
+                continue
         _check_names(definition, diagnostics)
         previous = table.get(definition.name)
         if previous is not None:
@@ -119,6 +124,56 @@ def _definition_table(definitions, diagnostics) -> dict[str, Definition]:
             continue
         table[definition.name] = definition
     return table
+
+
+def _variant_net(variant: Variant, table: dict[str, Definition], diagnostics) -> Definition | None:
+    """`net b = a(x=1) { expect ... }`: net a's body without its own expectations, its parameters
+    with the variant's values as defaults, and the variant's expectations. The base net must be
+    defined above (a variant of a variant is fine)."""
+    base = table.get(variant.base)
+    if base is None or base.kind != "net":
+        nets = [name for name, d in table.items() if d.kind == "net"]
+        what = f"'{variant.base}' is a {base.kind}, not a net" if base else f"no net named '{variant.base}' is defined above"
+        hint = suggest(variant.base, nets) if base is None else ""
+        diagnostics.append(error("E209", f"net {variant.name}: {what}{hint}", variant.base_span))
+        return None
+    values = _variant_arguments(variant, base, diagnostics)
+    if values is None:
+        return None
+    params = tuple(Param(p.name, values.get(p.name, p.default), p.span) for p in base.params)
+    for statement in variant.body:
+        if not isinstance(statement, Expect):
+            message = f"a variant's body holds only `expect` statements; the layers are those of net {base.name}"
+            diagnostics.append(error("E212", message, statement.span))
+            return None
+    body = tuple(s for s in base.body if not isinstance(s, Expect)) + variant.body
+    return Definition("net", variant.name, params, body, variant.span, variant.name_span)
+
+
+def _variant_arguments(variant: Variant, base: Definition, diagnostics) -> dict | None:
+    """The variant's arguments matched to the base net's parameters: name -> expression."""
+    names = [p.name for p in base.params]
+    values: dict = {}
+    for position, arg in enumerate(variant.args):
+        if arg.name is None:
+            if any(a.name is not None for a in variant.args[:position]):
+                diagnostics.append(error("E203", "a positional argument follows a keyword argument", arg.span))
+                return None
+            if position >= len(names):
+                diagnostics.append(error("E203", f"net {base.name} takes {len(names)} parameters, got {position + 1}", arg.span))
+                return None
+            name = names[position]
+        elif arg.name not in names:
+            message = f"net {base.name} has no parameter '{arg.name}'{suggest(arg.name, names)}"
+            diagnostics.append(error("E201", message, arg.span))
+            return None
+        else:
+            name = arg.name
+        if name in values:
+            diagnostics.append(error("E203", f"net {variant.name}: parameter '{name}' given twice", arg.span))
+            return None
+        values[name] = arg.value
+    return values
 
 
 def _check_names(definition: Definition, diagnostics) -> None:

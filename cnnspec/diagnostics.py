@@ -33,6 +33,7 @@ CODES = {
     "E211": "repetition or expansion too large",
     "E212": "misplaced input declaration",
     "E213": "tensor name misused in a chain",
+    "E214": "assertion failed (the file's own `assert`)",
     "E300": "output size below 1",
     "E301": "padding larger than half the kernel",
     "E302": "channels not divisible by groups",

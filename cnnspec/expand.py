@@ -9,16 +9,18 @@ labelled, when the label becomes a submodule holding their layers.
 from __future__ import annotations
 
 import keyword
+import re
 from math import prod
 
 from cnnspec.bounds import LayerBound, assigned_names, match_arguments
 from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, warning
-from cnnspec.expressions import INT_LIMIT, UNKNOWN, evaluate, exact, suggest
+from cnnspec.expressions import INT_LIMIT, UNKNOWN, Environment, evaluate, exact, show, suggest
 from cnnspec.ir import Graph, Node, Shape, SubmoduleInfo, Value
 from cnnspec.layers import INPUT, MERGES, REGISTRY, LayerError, LayerKind
 from cnnspec.layers.base import MAX_NODES, Inferred
 from cnnspec.source import Span
-from cnnspec.syntax import Assign, Call, Chain, Definition, Expect, For, Group, If, InputDecl, InputRef, Item, Literal, Merge, Paren, Var
+from cnnspec.syntax import Arg, Assert, Assign, Call, Chain, Definition, Expect, For, Group, If, InputDecl, InputRef, Item, Let, Literal, Merge, Paren, Var
+from cnnspec.values import LayerValue, TensorShape
 
 MAX_CALL_DEPTH = 64  # blocks calling blocks; deeper would exhaust Python's stack
 MAX_EXPANSION_NOTES = 8  # "in the expansion of ..." notes shown for one diagnostic
@@ -52,6 +54,34 @@ class Frame:
         self.calls = calls  # outermost first
         self.expansion = tuple(span for _, span in calls)  # what each node made here records
         self.tensors: dict = {}
+        self.environment: Environment | None = None  # set by the expander: layers and tensors in expressions
+
+
+class FrameEnvironment(Environment):
+    """Names in a frame's expressions beyond its values: layer kinds and blocks, and tensors."""
+
+    def __init__(self, expander: Expander, frame: Frame):
+        self.expander, self.frame = expander, frame
+
+    def is_layer(self, name: str) -> bool:
+        return name in self.expander.callables
+
+    def tensor(self, name: str):
+        frame = self.frame
+        value = frame.input if name == "in" else frame.tensors.get(name, _ABSENT)
+        if value is _ABSENT:
+            return None
+        if type(value) is not Value:
+            return UNKNOWN  # unknown after an error, or a split's several outputs
+        shape = self.expander._shape(value)
+        return UNKNOWN if shape is None else TensorShape(name, shape)
+
+    def names(self):
+        return [*self.frame.tensors, *self.expander.callables]
+
+
+_ABSENT = object()
+TORCH_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*\Z")  # what a label with several parts may spell
 
 
 class Binding:
@@ -90,7 +120,8 @@ class Expander:
         self.duplicate_scopes: set[str] = set()  # prefixes of submodules already reported as duplicates
         # (kind, (argument name or None, exact value) per argument) -> Binding, for calls that bound
         self.bindings: dict[tuple, Binding] = {}
-        frame = Frame(values=self._net_values(net), input=None)
+        frame = self._frame(values={}, input=None)
+        frame.values.update(self._net_values(net, frame))
         body = list(net.body)
         declared = body.pop(0) if body and isinstance(body[0], InputDecl) else None
         if declared is None:  # an input declared later: one error there, and the analysis goes on with it
@@ -116,14 +147,19 @@ class Expander:
             self.graph.output = self.graph.output[0]
         return self.graph
 
-    def _net_values(self, net: Definition) -> dict:
-        values = {}
+    def _frame(self, values: dict, input: Tensor, calls=()) -> Frame:
+        frame = Frame(values, input, calls)
+        frame.environment = FrameEnvironment(self, frame)
+        return frame
+
+    def _net_values(self, net: Definition, frame: Frame) -> dict:
+        values = frame.values
         for param in net.params:
             if param.default is None:
                 self._report(error("E203", f"net parameter '{param.name}' needs a default value", param.span), None)
                 values[param.name] = UNKNOWN
                 continue
-            value = self._evaluate(param.default, values, None)
+            value = self._evaluate(param.default, values, frame)
             values[param.name] = value
         return values
 
@@ -163,6 +199,12 @@ class Expander:
             return self._statements(branch, frame, scope, flow)
         if isinstance(statement, For):
             return self._for(statement, frame, scope, flow)
+        if isinstance(statement, Let):
+            self._let(statement, frame)
+            return flow
+        if isinstance(statement, Assert):
+            self._assert(statement, frame)
+            return flow
         if isinstance(statement, Expect):
             self._expect(statement, frame)
             return flow
@@ -170,6 +212,45 @@ class Expander:
         where = f"not in {frame.calls[-1][0]!r}" if frame.calls else "and a net has only one"
         self._report(error("E212", f"`input` may only be the first statement of a net, {where}", statement.span), frame)
         return flow
+
+    def _let(self, statement: Let, frame: Frame) -> None:
+        value = self._evaluate(statement.value, frame.values, frame)
+        targets = statement.targets
+        for name, span in targets:
+            if name in frame.tensors:
+                self._report(error("E205", f"'{name}' already names a tensor here; a value needs another name", span), frame)
+                value = UNKNOWN
+        if len(targets) == 1:
+            frame.values[targets[0][0]] = value
+            return
+        if value is not UNKNOWN and (not isinstance(value, tuple) or len(value) != len(targets)):
+            got = f"{len(value)} values" if isinstance(value, tuple) else show(value)
+            self._report(error("E203", f"{len(targets)} names need as many values, got {got}", statement.value.span), frame)
+            value = UNKNOWN
+        for index, (name, _) in enumerate(targets):
+            frame.values[name] = UNKNOWN if value is UNKNOWN else value[index]
+
+    def _assert(self, statement: Assert, frame: Frame) -> None:
+        """The author's check: a failure is reported where the offending call was written."""
+        condition = self._evaluate(statement.condition, frame.values, frame)
+        if condition is UNKNOWN:
+            return
+        if not isinstance(condition, int):  # bool is an int
+            self._report(error("E210", f"an assertion needs true/false, got {show(condition)}", statement.condition.span), frame)
+            return
+        if condition:
+            return
+        message = "assertion failed"
+        if statement.message is not None:
+            text = self._evaluate(statement.message, frame.values, frame)
+            if text is not UNKNOWN:
+                message = text if isinstance(text, str) else show(text)
+        where = Note("the assertion is here", statement.span)
+        if not frame.calls:
+            self._report(error("E214", message, statement.span), frame)
+            return
+        caller = self._frame(frame.values, frame.input, frame.calls[:-1])
+        self._report(error("E214", f"{frame.calls[-1][0]}: {message}", frame.calls[-1][1], (where,)), caller)
 
     def _expect(self, statement: Expect, frame: Frame) -> None:
         """Kept with the names in scope (net parameters, loop variables); checked after analysis."""
@@ -204,6 +285,8 @@ class Expander:
             frame.tensors[name] = None
 
     def _for(self, statement: For, frame, scope, flow):
+        if statement.iterable is not None:
+            return self._for_each(statement, frame, scope, flow)
         start = self._evaluate(statement.start, frame.values, frame)
         stop = self._evaluate(statement.stop, frame.values, frame)
         if start is UNKNOWN or stop is UNKNOWN:
@@ -211,7 +294,7 @@ class Expander:
             return None
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop)):
             bad = statement.start if not isinstance(start, int) or isinstance(start, bool) else statement.stop
-            message = f"a for loop needs integer bounds, got {_show(start)}..{_show(stop)}"
+            message = f"a for loop needs integer bounds, got {show(start)}..{show(stop)}"
             self._report(error("E202", message, bad.span), frame)
             self._poison(statement, frame)
             return None
@@ -230,6 +313,37 @@ class Expander:
             frame.values[statement.var] = saved
         return flow
 
+    def _for_each(self, statement: For, frame, scope, flow):
+        """`for d in depths { }`, `for i, d in enumerate(depths) { }`."""
+        items = self._evaluate(statement.iterable, frame.values, frame)
+        if items is UNKNOWN:
+            self._poison(statement, frame)
+            return None
+        if not isinstance(items, (tuple, str)) or isinstance(items, TensorShape):
+            self._report(error("E202", f"a for loop goes over a list, tuple, range or string, not {show(items)}", statement.iterable.span), frame)
+            self._poison(statement, frame)
+            return None
+        targets = statement.targets or ((statement.var, statement.span),)
+        names = [name for name, _ in targets]
+        if len(targets) > 1 and any(not isinstance(item, tuple) or len(item) != len(targets) for item in items):
+            bad = next(item for item in items if not isinstance(item, tuple) or len(item) != len(targets))
+            self._report(error("E203", f"{len(targets)} loop names need items of {len(targets)} values, got {show(bad)}", statement.iterable.span), frame)
+            self._poison(statement, frame)
+            return None
+        self._check_count(len(items), statement.span, frame)
+        if items:
+            body_values = {**frame.values, **dict.fromkeys(names, UNKNOWN)}
+            at_least = len(items) * self.bound.statements(statement.body, self._definition_name(), body_values)
+            self._check_layers(at_least, statement.span, frame)
+        saved = {name: frame.values[name] for name in names if name in frame.values}
+        for item in items:
+            frame.values.update(zip(names, item) if len(targets) > 1 else ((names[0], item),))
+            flow = self._statements(statement.body, frame, scope, flow)
+        for name in names:
+            frame.values.pop(name, None)
+        frame.values.update(saved)
+        return flow
+
     # ---- chains and items --------------------------------------------------------------
 
     def _chain(self, chain: Chain, frame, scope, flow):
@@ -242,6 +356,11 @@ class Expander:
         atom = item.atom
         if self._is_tensor_reference(atom, frame):
             return self._tensor_reference(item, frame, first, value)
+        if type(atom) is Call and atom.name in frame.values:  # a parameter holding a layer: `-> act`
+            atom = self._layer_value_call(atom, frame)
+            if atom is None:
+                return None
+            item = item._replace(atom=atom)
         times = 1 if item.repeat is None else self._repeat_count(item.repeat, frame)
         target = self._resolve(atom, frame)
         if item.repeat is None and type(atom) is Call and isinstance(target, LayerKind):  # most items: one layer
@@ -285,6 +404,22 @@ class Expander:
             return frame.input
         return frame.tensors[item.atom.name]
 
+    def _layer_value_call(self, call: Call, frame) -> Call | None:
+        """`act` or `norm(64)` where a parameter or `let` holds a layer value: the call it stands for,
+        its arguments the value's (as literals) followed by the call's own."""
+        held = frame.values[call.name]
+        if held is UNKNOWN:
+            return None
+        if not isinstance(held, LayerValue):
+            message = f"'{call.name}' is a value ({show(held)}), not a layer or tensor"
+            if call.bare:
+                message += "; name a tensor with `x = chain`, a value with `let`"
+            self._report(error("E200", message, call.span), frame)
+            return None
+        bound = tuple(Arg(None, Literal(v, call.span), call.span) for v in held.args)
+        bound += tuple(Arg(k, Literal(v, call.span), call.span) for k, v in held.keywords)
+        return Call(held.name, bound + call.args, call.span, call.bare and not bound)
+
     def _resolve(self, atom, frame):
         """What a name means: a block or module definition, or a layer kind (None if unknown)."""
         if isinstance(atom, Merge):
@@ -303,6 +438,8 @@ class Expander:
         label = item.label
         if label is None:
             return None
+        if label.parts is not None:
+            return self._torch_label(label, frame)
         name = label.name
         if label.index is not None:
             index = self._evaluate(label.index, frame.values, frame)
@@ -310,6 +447,23 @@ class Expander:
                 return None
             name = f"{name}{index}"
         self._check_identifier(name, label.name_span or label.span, frame, "layer")
+        return name
+
+    def _torch_label(self, label, frame) -> str | None:
+        """`block{i}-{j}:`, `12:`: any name torch's add_module takes that codegen can spell."""
+        pieces = []
+        for part in label.parts:
+            if isinstance(part, str):
+                pieces.append(part)
+                continue
+            value = self._evaluate(part, frame.values, frame)
+            if value is UNKNOWN:
+                return None
+            pieces.append(value if isinstance(value, str) else show(value))
+        name = "".join(pieces)
+        if not TORCH_NAME.match(name):
+            message = f"the layer name '{name}' may hold only ASCII letters, digits, '_' and '-'"
+            self._report(error("E207", message, label.name_span or label.span), frame)
         return name
 
     def _check_identifier(self, name: str, span: Span, frame, what: str) -> None:
@@ -323,7 +477,7 @@ class Expander:
         if count is UNKNOWN:
             return 1
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            self._report(error("E202", f"a repetition count must be an integer >= 0, got {_show(count)}", expr.span), frame)
+            self._report(error("E202", f"a repetition count must be an integer >= 0, got {show(count)}", expr.span), frame)
             return 1
         self._check_count(count, expr.span, frame)
         return count
@@ -483,7 +637,7 @@ class Expander:
 
     def _evaluate(self, expr, values, frame):
         try:
-            return evaluate(expr, values)
+            return evaluate(expr, values, frame.environment if frame is not None else None)
         except CnnspecError as exc:
             self._report(exc.diagnostic, frame)
             return UNKNOWN
@@ -507,7 +661,7 @@ class Expander:
         if definition.kind == "module":
             scope = scope if own_scope else scope.child(None)
             self.graph.submodules[scope.prefix[:-1]] = SubmoduleInfo(definition.name, dict(values))
-        inner = Frame(values=values, input=value, calls=frame.calls + ((definition.name, call.span),))
+        inner = self._frame(values=values, input=value, calls=frame.calls + ((definition.name, call.span),))
         self.stack.append(definition.name)
         try:
             return self._statements(definition.body, inner, scope, value)
@@ -589,17 +743,6 @@ class Expander:
             notes = diagnostic.notes + expansions
             diagnostic = Diagnostic(diagnostic.code, diagnostic.severity, diagnostic.message, diagnostic.span, notes)
         self.diagnostics.append(diagnostic)
-
-
-def _show(value) -> str:
-    """A value as the language writes it."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple):
-        return "(" + ", ".join(_show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
-    return repr(value)
 
 
 def _label_span(item: Item) -> Span:

@@ -100,7 +100,8 @@ EXPLANATIONS = {
     ),
     "E210": Explanation(
         "An expression cannot be evaluated: a division by zero, arithmetic on a string, a comparison "
-        "of unlike values, or a number too large for a 64-bit size.",
+        "of unlike values, a number too large for a 64-bit size, a function called with the wrong "
+        "number or kind of arguments, an index out of range, or a math domain error (`sqrt(-1)`).",
         _net("conv(8 // 0, k=3)"),
         "Correct the expression; sizes are integers, and `/` gives an integer only when the division is exact.",
     ),
@@ -119,6 +120,13 @@ EXPLANATIONS = {
         "start a chain: the chain continues from that tensor.",
         _net("x = conv(8, k=3)", "relu -> x"),
         "Start the chain with the tensor (`x -> relu`), or use it as a merge operand (`add(x)`).",
+    ),
+    "E214": Explanation(
+        "An `assert` in a block or net is false. The error points at the call that passed the offending "
+        "arguments, and a note shows the assertion; at the top of a net it points at the assertion itself.",
+        "block stage(stride) {\n    assert stride == 1 or stride == 2, 'stride must be 1 or 2'\n    conv(8, k=3, stride=stride)\n}\n\n"
+        + _net("stage(3)"),
+        "Pass arguments the block accepts, as the assertion's message says.",
     ),
     "E300": Explanation(
         "A convolution or pooling window does not fit the input: the computed output size is 0 or "
