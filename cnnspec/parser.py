@@ -108,6 +108,7 @@ _ORDER = [
     "the end of the file",
 ]
 _CLOSERS = {"RPAR": "LPAR", "RBRACE": "LBRACE"}
+_TENSOR_BINDING = re.compile(r"[ \t]*([^\W\d]\w*)[ \t]*=(?!=)")
 _DEFINITION_START = re.compile(r"^[ \t]*(net|block|module)[ \t]+[^\W\d]\w*", re.MULTILINE)
 
 
@@ -380,6 +381,9 @@ def syntax_diagnostic(exc: UnexpectedInput, source: Source):
             message += " after '->'"
         if token.type == "NAME" and previous is not None and previous.type == "INT" and re.fullmatch(r"x\d+(x\d+)*", str(token)):
             message += f"; write a size per axis as a tuple, e.g. ({previous!s}, {str(token)[1:].replace('x', ', ')})"
+        binding = _TENSOR_BINDING.match(text, line_start)
+        if binding is not None and offset > binding.end():
+            message += f"; `{binding.group(1)} = ...` names a tensor: to name a value write `let {binding.group(1)} = ...`"
     if unclosed and (token.type == "$END" or opener.type == "LPAR"):
         notes = (_opener_note(opener),)
     return error("E100", message, span, notes)
