@@ -17,6 +17,12 @@ from cnnspec.expressions import UNKNOWN, evaluate, exact, suggest
 from cnnspec.layers import REGISTRY
 from cnnspec.source import Span
 from cnnspec.syntax import (
+    Apply,
+    Assert,
+    Attribute,
+    Index,
+    Let,
+    ListExpr,
     Assign,
     Binary,
     Call,
@@ -73,8 +79,8 @@ class LayerBound:
             return self._chain(atom.chain, values)
         if isinstance(atom, Merge):
             return 1 + sum(self._chain(operand, values) for operand in atom.operands)
-        if not isinstance(atom, Call) or (atom.bare and self._is_tensor(atom.name)):
-            return 0  # `in`, or a name that may be a tensor
+        if not isinstance(atom, Call) or (atom.bare and self._is_tensor(atom.name)) or atom.name in values:
+            return 0  # `in`, a name that may be a tensor, or a layer value (what it makes is not known here)
         definition = self.definitions.get(atom.name)
         if definition is not None and definition.kind != "net":
             return self._call(definition, atom, values)
@@ -116,7 +122,13 @@ class LayerBound:
         return parameters
 
     def _statements(self, statements, values: dict) -> int:
-        return sum(self._statement(statement, values) for statement in statements)
+        total = 0
+        for statement in statements:
+            if isinstance(statement, Let):
+                values = {**values, **_let_values(statement, values)}
+            else:
+                total += self._statement(statement, values)
+        return total
 
     def _statement(self, statement, values: dict) -> int:
         if isinstance(statement, Chain):
@@ -128,6 +140,12 @@ class LayerBound:
             if isinstance(condition, bool):
                 return self._statements(statement.then if condition else statement.otherwise, values)
             return min(self._statements(statement.then, values), self._statements(statement.otherwise, values))
+        if isinstance(statement, For) and statement.iterable is not None:
+            items = _value(statement.iterable, values)
+            if isinstance(items, (tuple, str)) and items:
+                names = [name for name, _ in statement.targets] if statement.targets else [statement.var]
+                return len(items) * self._statements(statement.body, {**values, **dict.fromkeys(names, UNKNOWN)})
+            return 0
         if isinstance(statement, For):
             start, stop = _value(statement.start, values), _value(statement.stop, values)
             if _is_int(start) and _is_int(stop) and stop >= start:
@@ -172,7 +190,7 @@ def match_arguments(definition: Definition, call: Call) -> tuple[dict, Diagnosti
 
 
 # Syntax that holds no statement, so no assignment: expressions, calls, labels, spans.
-_NO_STATEMENTS = (Span, Call, InputRef, Label, Literal, Var, TupleExpr, Unary, Binary, InputDecl, Expect)
+_NO_STATEMENTS = (Span, Call, InputRef, Label, Literal, Var, TupleExpr, Unary, Binary, InputDecl, Expect, Let, Assert, Apply, ListExpr, Index, Attribute)
 
 
 def assigned_names(node) -> set[str]:
@@ -195,6 +213,17 @@ def _value(expr, values: dict):
         return evaluate(expr, values)
     except (CnnspecError, RecursionError):
         return UNKNOWN
+
+
+def _let_values(statement: Let, values: dict) -> dict:
+    """What a `let` binds, unknown where it cannot be evaluated here."""
+    value = _value(statement.value, values)
+    names = [name for name, _ in statement.targets]
+    if len(names) == 1:
+        return {names[0]: value}
+    if isinstance(value, tuple) and len(value) == len(names):
+        return dict(zip(names, value))
+    return dict.fromkeys(names, UNKNOWN)
 
 
 def _is_int(value) -> bool:

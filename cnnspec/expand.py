@@ -356,7 +356,7 @@ class Expander:
         atom = item.atom
         if self._is_tensor_reference(atom, frame):
             return self._tensor_reference(item, frame, first, value)
-        if type(atom) is Call and atom.name in frame.values:  # a parameter holding a layer: `-> act`
+        if type(atom) is Call and atom.name in frame.values and self._holds_layer(atom.name, frame):  # `-> act`
             atom = self._layer_value_call(atom, frame)
             if atom is None:
                 return None
@@ -404,6 +404,12 @@ class Expander:
             return frame.input
         return frame.tensors[item.atom.name]
 
+    def _holds_layer(self, name: str, frame) -> bool:
+        """Whether a name in a chain means the value it holds: a layer value, or a value where no
+        layer or block has that name (reported). A layer or block name keeps its meaning otherwise,
+        as in files written before values could hold layers."""
+        return name not in self.callables or isinstance(frame.values[name], LayerValue)
+
     def _layer_value_call(self, call: Call, frame) -> Call | None:
         """`act` or `norm(64)` where a parameter or `let` holds a layer value: the call it stands for,
         its arguments the value's (as literals) followed by the call's own."""
@@ -416,9 +422,12 @@ class Expander:
                 message += "; name a tensor with `x = chain`, a value with `let`"
             self._report(error("E200", message, call.span), frame)
             return None
-        bound = tuple(Arg(None, Literal(v, call.span), call.span) for v in held.args)
-        bound += tuple(Arg(k, Literal(v, call.span), call.span) for k, v in held.keywords)
-        return Call(held.name, bound + call.args, call.span, call.bare and not bound)
+        positional = tuple(Arg(None, Literal(v, call.span), call.span) for v in held.args)
+        keywords = tuple(Arg(k, Literal(v, call.span), call.span) for k, v in held.keywords)
+        own_positional = tuple(arg for arg in call.args if arg.name is None)
+        own_keywords = tuple(arg for arg in call.args if arg.name is not None)
+        args = positional + own_positional + keywords + own_keywords
+        return Call(held.name, args, call.span, call.bare and not args)
 
     def _resolve(self, atom, frame):
         """What a name means: a block or module definition, or a layer kind (None if unknown)."""

@@ -297,8 +297,6 @@ def _arithmetic(expr, left, right):
 def _bounded(value, expr):
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT_LIMIT:
         raise CnnspecError(error("E210", f"the number {value:,} is too large (sizes are 64-bit integers)", expr.span))
-    if isinstance(value, float) and not math.isfinite(value) and not math.isnan(value):
-        raise CnnspecError(error("E210", "the result is too large for a float", expr.span))
     return value
 
 

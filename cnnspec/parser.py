@@ -509,7 +509,7 @@ class ToSyntax:
 
     def variant_def(self, meta, children):
         name, base, *rest = children
-        body = rest.pop() if rest and isinstance(rest[-1], tuple) else ()
+        body = rest.pop() if rest and type(rest[-1]) is tuple else ()  # an Arg is a tuple too
         return Variant(str(name), str(base), tuple(rest), body, _span(meta), _token_span(name), _token_span(base))
 
     def block_kind(self, meta, children):

@@ -66,14 +66,16 @@ def examples_markdown(root: Path) -> str:
 
 def render_blocks(readme: str, root: Path) -> str:
     blocks = {
-        "layers": layers_markdown(),
-        "codes": codes_markdown(),
-        "quantities": quantities_markdown(),
-        "examples": examples_markdown(root),
+        "layers": layers_markdown,
+        "codes": codes_markdown,
+        "quantities": quantities_markdown,
+        "examples": lambda: examples_markdown(root),
     }
-    for name, body in blocks.items():
+    for name, make in blocks.items():
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
-        readme = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), readme)
+        if pattern.search(readme):
+            body = make()
+            readme = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), readme)
     return readme
 
 
