@@ -35,13 +35,15 @@ from cnnspec.source import Source
 INDENT = 4
 COMMENT_GAP = 2  # spaces between code and a trailing comment, at least
 
-_OPENERS = {"LPAR": "RPAR", "LBRACE": "RBRACE"}
+_OPENERS = {"LPAR": "RPAR", "LBRACE": "RBRACE", "LSQB": "RSQB"}
 _CONTINUE_AFTER = {"_ARROW", "COMMA"}  # as parser.LineJoiner: a newline after these continues the line
-_NO_SPACE_BEFORE = {"RPAR", "COMMA", "SEMICOLON", "COLON"}
+_NO_SPACE_BEFORE = {"RPAR", "RSQB", "COMMA", "SEMICOLON", "COLON", "DOT"}
 _CALLABLE = {"NAME", "ADD", "CAT", "MUL"}  # `f(` and `add(`, without a space
-_OPERAND_END = {"RPAR", "RBRACE", "TRUE", "FALSE", "NONE"}  # besides names and literals
+_OPERAND_END = {"RPAR", "RBRACE", "RSQB", "TRUE", "FALSE", "NONE", "IN"}  # besides names and literals
 _RANGE = ".."
 _GROUP_AFTER = {"COLON", "_ARROW", "EQUAL", "LPAR", "COMMA", "LBRACE", "_NL", "SEMICOLON"}
+_ITEM_START = _GROUP_AFTER - {"COLON", "EQUAL"}  # where a label may start
+_LABEL_PIECES = {"NAME", "INT"}
 
 
 def lex(text: str) -> list[Token]:
@@ -101,7 +103,35 @@ def _previous(tokens: list[Token], index: int, skipped: tuple[str, ...]) -> Toke
     return None
 
 
-def _braces(tokens: list[Token]) -> dict[int, _Brace]:
+def _labels(tokens: list[Token], pairs: dict[int, int]) -> set[int]:
+    """The indices of the tokens of labels written in pieces (`block{i}-{j}:`, `x1-0:`, `12:`),
+    the `{expr}` parts' own contents excepted: they stay written without spaces."""
+    found: set[int] = set()
+    for index, token in enumerate(tokens):
+        if token.type != "INT" and not str(token).isidentifier():  # keywords lex as such here: `block{i}:`
+            continue
+        previous = _previous(tokens, index, ("COMMENT",))
+        if previous is not None and previous.type not in _ITEM_START:
+            continue
+        pieces, at = [index], index
+        while at + 1 < len(tokens) and tokens[at + 1].start_pos == tokens[at].end_pos:
+            following = tokens[at + 1]
+            if following.type == "COLON":
+                if len(pieces) > 1 or token.type == "INT":
+                    found.update(pieces)
+                break
+            if following.type == "LBRACE" and at + 1 in pairs:
+                pieces += [at + 1, pairs[at + 1]]
+                at = pairs[at + 1]
+            elif following.type in _LABEL_PIECES or str(following) == "-" or str(following).isidentifier():
+                pieces.append(at + 1)
+                at += 1
+            else:
+                break
+    return found
+
+
+def _braces(tokens: list[Token], labels: set[int]) -> dict[int, _Brace]:
     """How each `{` is laid out. Newlines inside parentheses are not statement ends (the
     parser drops them), so a group inside parentheses always stays as the user wrote it."""
     pairs = _matching(tokens)
@@ -116,7 +146,7 @@ def _braces(tokens: list[Token]) -> dict[int, _Brace]:
             close = pairs.get(index, len(tokens))
             after = tokens[close + 1] if close + 1 < len(tokens) else None
             previous = _previous(tokens, index, ("_NL", "COMMENT"))
-            label_index = previous is not None and previous.type == "NAME" and after is not None and after.type == "COLON"
+            label_index = index in labels or (previous is not None and previous.type == "NAME" and after is not None and after.type == "COLON")
             breaks = _is_body(tokens, index) or _has_statement_break(tokens[index + 1 : close])
             braces[index] = _Brace(parens == 0 and not label_index and breaks, label_index)
     return braces
@@ -150,7 +180,8 @@ def _is_operand_end(token: Token) -> bool:
 class _Formatter:
     def __init__(self, tokens: list[Token]):
         self.tokens = tokens
-        self.braces = _braces(tokens)
+        self.labels = _labels(tokens, _matching(tokens))
+        self.braces = _braces(tokens, self.labels)
         self.lines: list[_Line | None] = []  # None: a blank line
         self.stack: list[_Open] = []
         self.indent = 0
@@ -238,12 +269,18 @@ class _Formatter:
         kind, before = token.type, self.previous
         if before is None or kind in _NO_SPACE_BEFORE or self.unary:
             return False
+        if index in self.labels and index - 1 in self.labels:
+            return False  # `block{i}-{j}:`
+        if before.type == "DOT" or (before.type == "COLON" and self.stack and self.stack[-1].kind == "LSQB"):
+            return False  # `in.channels`, `xs[1:3]`
         if before.type in _OPENERS or kind in _OPENERS.values():
             return False  # `f(a)`, `{a -> b}`: a multi-line brace's contents are on their own lines
         if str(token) == _RANGE or str(before) == _RANGE:
             return False
         if kind == "EQUAL" or before.type == "EQUAL":
             return not (self.stack and self.stack[-1].kind == "LPAR")  # `k=3` in a call, `x = chain` in a body
+        if kind == "LSQB":
+            return not _is_operand_end(before)  # `xs[0]`, but `+ [1, 2]`
         if kind == "LPAR":
             return before.type not in _CALLABLE
         if kind == "LBRACE":

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pygments.lexer import RegexLexer, bygroups, words
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, String, Whitespace
 
+from cnnspec.expressions import FUNCTIONS
 from cnnspec.layers import MERGES, REGISTRY
 
-KEYWORDS = ("input", "if", "else", "for", "in", "expect")
+KEYWORDS = ("input", "if", "else", "for", "in", "expect", "let", "assert")
 DECLARATIONS = ("net", "block", "module")
 CONSTANTS = ("true", "false", "none")
 WORD_OPERATORS = ("and", "or", "not")
@@ -29,10 +30,12 @@ class CnnspecLexer(RegexLexer):
             (r"#.*?$", Comment.Single),
             (rf"({'|'.join(DECLARATIONS)})(\s+)({IDENTIFIER})", bygroups(Keyword.Declaration, Whitespace, Name.Function)),
             (rf"({IDENTIFIER})([ \t]*)(:)", bygroups(Name.Label, Whitespace, Punctuation)),
+            (r"(\d+)(:)", bygroups(Name.Label, Punctuation)),  # `12:`
             (words(KEYWORDS, suffix=r"\b"), Keyword),
             (words(CONSTANTS, suffix=r"\b"), Keyword.Constant),
             (words(WORD_OPERATORS, suffix=r"\b"), Operator.Word),
             (words(sorted({*REGISTRY, *MERGES}, key=len, reverse=True), suffix=r"\b"), Name.Builtin),
+            (words(sorted(FUNCTIONS, key=len, reverse=True), suffix=r"(?=\s*\()"), Name.Function.Magic),
             (IDENTIFIER, Name),
             (r"\d+(x\d+)+\b", Number),  # a shape: 3x224x224
             (r"\d+(_\d+)*(\.\d+)?(Ki|Mi|Gi|K|M|G)\b", Number),  # 5M, 1.5Gi
@@ -40,7 +43,7 @@ class CnnspecLexer(RegexLexer):
             (r"\d+(_\d+)*", Number.Integer),
             (r"'[^'\n]*'|\"[^\"\n]*\"", String),
             (r"->|\.\.|==|!=|<=|>=|//|[<>=*/%+-]", Operator),
-            (r"[(){},;:]", Punctuation),
+            (r"[(){}\[\],;:.]", Punctuation),
         ],
     }
 

@@ -434,3 +434,24 @@ def test_the_readmes_language_example_is_exact():
         analysis = run(example, net)
         assert not analysis.errors, analysis.errors
         assert sum(n.params for n in analysis.graph.nodes) == params
+
+
+# ---- formatting -------------------------------------------------------------------------------
+
+
+def test_fmt_lays_out_the_new_syntax():
+    from cnnspec.format import format_source
+
+    messy = (
+        "net N(depths = [1,2,3]) {\n input 3x8x8\n let q = depths[ 1 : ][0]+len( depths )\n"
+        " for i , d in enumerate(depths) {\n  block{i}-{d}: relu\n  12: relu\n }\n let c = in . channels * -1\n}\n"
+        "net M = N( depths=[2] ){\n expect params>=0\n}\n"
+    )
+    expected = (
+        "net N(depths=[1, 2, 3]) {\n    input 3x8x8\n    let q = depths[1:][0] + len(depths)\n"
+        "    for i, d in enumerate(depths) {\n        block{i}-{d}: relu\n        12: relu\n    }\n"
+        "    let c = in.channels * -1\n}\n\nnet M = N(depths=[2]) {\n    expect params >= 0\n}\n"
+    )
+    formatted = format_source(Source("t.cnn", messy))
+    assert formatted == expected
+    assert format_source(Source("t.cnn", formatted)) == formatted

@@ -25,7 +25,7 @@ import re
 from typing import NamedTuple
 
 from cnnspec import __version__
-from cnnspec.codegen.names import attribute_problem, class_name, layer_attribute, safe_name
+from cnnspec.codegen.names import attribute_problem, class_name, layer_attribute, python_attribute, safe_name
 from cnnspec.codegen.pyformat import (
     INDENT,
     LINE_LENGTH,
@@ -273,7 +273,7 @@ class Generator:
         operands = tuple(Code(a) for a in args)
         if step.attr is not None:
             attr = attributes[step.attr]
-            return Call(f'self.get_submodule("{attr}")' if attr.isdigit() else f"self.{attr}", operands)
+            return Call(f"self.get_submodule({literal(attr)})" if not python_attribute(attr) else f"self.{attr}", operands)
         node = step.node
         if node.op in ("Add", "Mul"):
             return Operators("+" if node.op == "Add" else "*", operands)
@@ -309,7 +309,7 @@ class Generator:
             attrs = set(plan.instances[0].scope.children)
             first = set(min(groups[base_name], key=lambda p: len(p.instances[0].scope.children)).instances[0].scope.children)
             extra = sorted(attrs - first)
-            if attrs > first and len(extra) <= 2 and not any(a.isdigit() for a in extra):
+            if attrs > first and len(extra) <= 2 and all(python_attribute(a) for a in extra):
                 base_name = base_name + "_with_" + "_and_".join(extra)
             plan.name = class_name(base_name, taken)
             taken.add(plan.name)
@@ -353,7 +353,7 @@ class Generator:
         else:
             lines.append(f"{body}super().__init__()")
             for attr, expr in init:
-                if attr.isdigit():
+                if not python_attribute(attr):
                     lines += statement("", Call("self.add_module", (Code(literal(attr)), expr)), "", body)
                 else:
                     lines += statement(f"self.{attr} = ", expr, "", body)

@@ -50,12 +50,22 @@ LAYER_ATTRIBUTES = {
 }
 
 
+TORCH_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*\Z")  # labels written in pieces: `block1-0`, `12`
+
+
+def python_attribute(name: str) -> bool:
+    """Whether generated code can write `self.name`; other names go through add_module and
+    get_submodule (`12`, `block1-0`)."""
+    return name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
+
+
 def attribute_problem(name: str) -> str | None:
     """Why `name` cannot be a submodule attribute, or None. Names reaching here are ASCII
-    identifiers or digit strings (nn.Sequential children), checked by the expansion."""
+    identifiers, digit strings (nn.Sequential children) or torch names such as `block1-0`,
+    checked by the expansion."""
     if name.isdigit():
         return None
-    if not (name.isascii() and name.isidentifier()) or keyword.iskeyword(name):
+    if not python_attribute(name) and not (TORCH_NAME.match(name) and not keyword.iskeyword(name)):
         return "is not an ASCII Python identifier"
     if name.startswith("_"):
         return "starts with an underscore, which nn.Module keeps for its own state"
@@ -87,7 +97,9 @@ def layer_attribute(family: str, taken: set[str]) -> str:
 
 def class_name(name: str, taken: set[str]) -> str:
     """CamelCase from a definition name (`dense_layer` -> `DenseLayer`), unique in the file."""
-    camel = "".join(part[:1].upper() + part[1:] for part in name.split("_")) or "Module"
+    camel = "".join(part[:1].upper() + part[1:] for part in re.split(r"[\W_]+", name)) or "Module"
+    if camel[0].isdigit():  # a label such as `12`
+        camel = "Module" + camel
     candidate, number = camel, 2
     while candidate in RESERVED or candidate in taken:
         candidate, number = f"{camel}{number}", number + 1
