@@ -20,6 +20,7 @@ from cnnspec.syntax import (
     Apply,
     Assert,
     Attribute,
+    Conditional,
     Index,
     Let,
     ListExpr,
@@ -190,7 +191,7 @@ def match_arguments(definition: Definition, call: Call) -> tuple[dict, Diagnosti
 
 
 # Syntax that holds no statement, so no assignment: expressions, calls, labels, spans.
-_NO_STATEMENTS = (Span, Call, InputRef, Label, Literal, Var, TupleExpr, Unary, Binary, InputDecl, Expect, Let, Assert, Apply, ListExpr, Index, Attribute)
+_NO_STATEMENTS = (Span, Call, InputRef, Label, Literal, Var, TupleExpr, Unary, Binary, InputDecl, Expect, Let, Assert, Apply, ListExpr, Index, Attribute, Conditional)
 
 
 def assigned_names(node) -> set[str]:

@@ -13,7 +13,7 @@ import math
 import operator
 
 from cnnspec.diagnostics import CnnspecError, error
-from cnnspec.syntax import Apply, Attribute, Binary, Index, ListExpr, Literal, Slice, TupleExpr, Unary, Var
+from cnnspec.syntax import Apply, Attribute, Binary, Conditional, Index, ListExpr, Literal, Slice, TupleExpr, Unary, Var
 from cnnspec.values import LayerValue, ListValue, TensorShape
 
 INT_LIMIT = 2**63 - 1  # torch sizes are int64
@@ -151,6 +151,11 @@ class _Evaluator:
             return self.index(expr)
         if expr_type is Attribute:
             return self.attribute(expr)
+        if expr_type is Conditional:
+            condition = self.value(expr.condition)
+            if condition is UNKNOWN:
+                return UNKNOWN
+            return self.value(expr.then if _truth(condition, expr.condition) else expr.otherwise)
         raise CnnspecError(error("E210", "this is not a value", expr.span))
 
     def name(self, expr: Var):

@@ -21,6 +21,7 @@ from cnnspec.syntax import (
     Apply,
     Assert,
     Attribute,
+    Conditional,
     Index,
     Let,
     ListExpr,
@@ -657,6 +658,10 @@ class ToSyntax:
 
     def var(self, meta, children):
         return Var(str(children[0]), _span(meta))
+
+    def conditional(self, meta, children):
+        then, condition, otherwise = children
+        return Conditional(condition, then, otherwise, _span(meta))
 
     def in_var(self, meta, children):
         return Var("in", _span(meta))

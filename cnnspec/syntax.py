@@ -40,6 +40,15 @@ class Binary(NamedTuple):
     span: Span
 
 
+class Conditional(NamedTuple):
+    """`2 if first else 1`."""
+
+    condition: object
+    then: object
+    otherwise: object
+    span: Span
+
+
 class ListExpr(NamedTuple):
     items: tuple
     span: Span

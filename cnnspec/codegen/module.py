@@ -452,12 +452,21 @@ def _argument_for(plan: ClassPlan, column: list, vector: tuple, hint: str) -> st
     if all(info is not None for info in infos):
         for name in infos[0].arguments:
             given = [info.arguments[name] for info in infos]
+            if not all(_writable(v) for v in given):  # a layer passed as a value: not a hyperparameter
+                continue
             if tuple(literal(v) for v in given) == vector:
                 return plan.argument(name, given, True)
             ratio = _ratio(given, column)
             if ratio is not None:
                 return f"{plan.argument(name, given, True)} * {ratio}"
     return plan.argument(hint, column, False)
+
+
+def _writable(value) -> bool:
+    """Whether `literal` can write the value (a layer value, say, it cannot)."""
+    if isinstance(value, tuple):
+        return all(_writable(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))
 
 
 def _ratio(given: list, values: list) -> int | None:
