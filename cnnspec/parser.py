@@ -85,9 +85,9 @@ _TOKEN_WORDS = {
     "$END": "the end of the file",
 }
 _EXPRESSION_START = {"INT", "SUFFIXED", "FLOAT", "STRING", "NAME", "LPAR", "LSQB", "MINUS", "NOT", "TRUE", "FALSE", "NONE", "IN"}
-_LAYER_START = {"NAME", "ADD", "CAT", "MUL", "IN", "LPAR", "LBRACE"}
+_LAYER_START = {"NAME", "INT", "ADD", "CAT", "MUL", "IN", "LPAR", "LBRACE"}  # INT: a label such as `12:`
 _STATEMENT_START = _LAYER_START | {"IF", "FOR", "INPUT", "EXPECT", "ASSERT"}
-_OPERATORS = {"STAR", "ADD_OP", "MUL_OP", "COMP_OP", "AND", "OR"}
+_OPERATORS = {"STAR", "ADD_OP", "MUL_OP", "COMP_OP", "AND", "OR", "DOT", "LSQB"}  # `.`, `[`: x.channels, xs[0]
 _DEFINITION_KEYWORDS = {"NET", "BLOCK", "MODULE"}
 # The order of the phrases in "expected ...": the likeliest fix first.
 _ORDER = [
@@ -233,7 +233,7 @@ def _describe_expected(expected) -> str:
         names -= _EXPRESSION_START
         phrases.append("a value")
     if len(names & _OPERATORS) >= 2:
-        names -= _OPERATORS
+        names -= _OPERATORS | ({"IF"} if "FOR" not in names else set())  # `a if c else b`
         phrases.append("an operator")
     phrases += [_TOKEN_WORDS.get(name, repr(name.lower())) for name in sorted(names)]
     phrases = sorted(dict.fromkeys(phrases), key=lambda p: (_ORDER.index(p) if p in _ORDER else len(_ORDER), p))

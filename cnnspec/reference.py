@@ -58,9 +58,11 @@ def examples_markdown(root: Path) -> str:
 
     lines = []
     for path in sorted((root / "examples").glob("*.cnn")):
-        analysis = analyze(read_source(str(path)))
-        params = sum(node.params for node in analysis.graph.nodes)
-        lines.append(f"| [{path.name}](examples/{path.name}) | {analysis.graph.net} | {params:,} |")
+        source = read_source(str(path))
+        for net in analyze(source).nets or (None,):  # a file of several nets (variants): one row each
+            graph = analyze(source, net).graph
+            params = sum(node.params for node in graph.nodes)
+            lines.append(f"| [{path.name}](examples/{path.name}) | {graph.net} | {params:,} |")
     return "\n".join(lines)
 
 
