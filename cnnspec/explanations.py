@@ -176,19 +176,18 @@ EXPLANATIONS = {
     ),
     "E309": Explanation(
         "The outputs of chunk and split are views into one tensor that autograd tracks together; torch "
-        "refuses to modify one of them in place in a training forward pass (\"Output 1 of Split is a "
-        "view and is being modified inplace\"), and without autograd the write also changes what the "
+        'refuses to modify one of them in place in a training forward pass ("Output 1 of Split is a '
+        'view and is being modified inplace"), and without autograd the write also changes what the '
         "other layers reading that tensor see.",
         _net("conv(8, k=1)", "a, b = chunk(2)", "b2 = b -> relu(inplace=true)", "cat(a, b2)"),
-        "Drop inplace=true on the layer after chunk or split (or put a layer that makes a new tensor, "
-        "such as a convolution, in between).",
+        "Drop inplace=true on the layer after chunk or split (or put a layer that makes a new tensor, such as a convolution, in between).",
     ),
     "E310": Explanation(
         "Autograd keeps some layers' tensors for the backward pass (sigmoid, tanh, softmax, log-softmax "
         "and relu keep their output; mul and most layers with weights keep their inputs; see "
         "docs/compute-and-memory.md). An in-place layer that overwrites such a tensor makes the "
-        "backward pass fail (\"one of the variables needed for gradient computation has been modified "
-        "by an inplace operation\"): the forward pass works, training does not. The note names the "
+        'backward pass fail ("one of the variables needed for gradient computation has been modified '
+        'by an inplace operation"): the forward pass works, training does not. The note names the '
         "layer that keeps the tensor.",
         _net("conv(8, k=3, pad=1) -> sigmoid -> relu(inplace=true)"),
         "Drop inplace=true. In-place activations are safe right after a convolution or batch norm, "

@@ -17,10 +17,11 @@ from cnnspec.layers.pool import padding_only_window
 from cnnspec.source import Source, read_source
 
 try:  # tests/ is not a package; pytest puts it on sys.path
-    from torch_reference import training_trouble
+    from torch_reference import one_torch_thread, training_trouble  # noqa: F401  a fixture
 except ImportError:  # pragma: no cover
-    from tests.torch_reference import training_trouble
+    from tests.torch_reference import one_torch_thread, training_trouble  # noqa: F401
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HAZARDS = {"E308", "E309", "E310"}
 
@@ -99,7 +100,9 @@ def test_an_inplace_layer_after_each_layer_is_an_error_exactly_when_training_fai
 def test_torchvision_style_inplace_stays_legal():
     for path in sorted(glob.glob(os.path.join(ROOT, "examples", "*.cnn"))):
         assert not analyze(read_source(path)).errors, path
-    analysis, found = hazards(net("conv(4, k=3, pad=1) -> batchnorm -> relu(inplace=true)", "x = conv(4, k=3, pad=1)", "add(x, in) -> relu(inplace=true)"))
+    analysis, found = hazards(
+        net("conv(4, k=3, pad=1) -> batchnorm -> relu(inplace=true)", "x = conv(4, k=3, pad=1)", "add(x, in) -> relu(inplace=true)")
+    )
     assert found == [] and training_trouble(analysis.graph) is None
 
 
@@ -110,7 +113,10 @@ def test_torchvision_style_inplace_stays_legal():
         (("x = conv(4, k=1)", "y = x -> relu(inplace=true)", "mul(x, y)"), ["E308"]),  # mul keeps x only after the write
         (("x = conv(4, k=1)", "g = x -> mul(x)", "x -> relu(inplace=true) -> add(g)"), ["E310"]),  # mul kept x
         (("a, b = chunk(2)", "c = b -> relu(inplace=true)", "cat(a, c)"), []),  # the input does not require grad
-        (("conv(4, k=1)", "a, b = chunk(2)", "c = b -> flatten -> relu(inplace=true)", "d = a -> flatten", "cat(d, c)"), ["E309"]),  # a is another part
+        (
+            ("conv(4, k=1)", "a, b = chunk(2)", "c = b -> flatten -> relu(inplace=true)", "d = a -> flatten", "cat(d, c)"),
+            ["E309"],
+        ),  # a is another part
         (("conv(4, k=1)", "a, b = split((1, 3))", "c = b -> dropout(0.0, inplace=true)", "cat(a, c)"), []),  # p = 0 writes nothing
         (("x = conv(4, k=1) -> relu(inplace=true)", "x -> relu(inplace=true)", "x"), ["E308", "E310"]),
         (("x = conv(4, k=1) -> sigmoid", "x -> relu(inplace=true)", "in -> conv(4, k=1)"), []),  # sigmoid's backward never runs

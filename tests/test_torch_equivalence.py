@@ -46,10 +46,19 @@ from cnnspec.analyze import analyze
 from cnnspec.source import Source, read_source
 
 try:  # tests/ is not a package; pytest puts it on sys.path
-    from torch_reference import LayerScale, StochasticDepth, count_buffers, count_params, run_reference, training_trouble
+    from torch_reference import LayerScale, StochasticDepth, count_buffers, count_params, one_torch_thread, run_reference, training_trouble  # noqa: F401
 except ImportError:  # pragma: no cover - when tests/ becomes a package
-    from tests.torch_reference import LayerScale, StochasticDepth, count_buffers, count_params, run_reference, training_trouble
+    from tests.torch_reference import (  # noqa: F401
+        LayerScale,
+        StochasticDepth,
+        count_buffers,
+        count_params,
+        one_torch_thread,
+        run_reference,
+        training_trouble,
+    )
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*.cnn")))
 

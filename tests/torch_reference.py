@@ -12,10 +12,21 @@ records every node's output shapes (batched) in `self.shapes`.
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
 FUNCTIONAL_OPS = {"Add", "Mul", "Cat", "Chunk", "Split"}
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one thread for a test module: these nets are small, and on a shared machine two
+    threads that wait for each other's cores run them ten times slower (measured)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 class LayerScale(nn.Module):

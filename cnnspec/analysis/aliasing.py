@@ -137,7 +137,7 @@ def _view_hazard(graph: Graph, writer, view: View) -> list[Diagnostic]:
     split = graph.nodes[view.multi]
     message = (
         f"{_call(writer)} modifies an output of {split.kind.name}, a view sharing storage with the other outputs: "
-        f"torch refuses this when training (\"... is a view and is being modified inplace\")"
+        f'torch refuses this when training ("... is a view and is being modified inplace")'
     )
     return [error("E309", message, writer.span, (Note(f"the {split.kind.name} that made the view", split.span),))]
 
@@ -162,7 +162,7 @@ def _saved_hazard(graph: Graph, writer, model: Aliasing, written: Tensor, live: 
     keeper = keepers[-1]
     message = (
         f"{_call(writer)} overwrites {_written(graph, writer)}, which {keeper.kind.name} keeps for its "
-        "backward pass: training fails (\"one of the variables needed for gradient computation has been modified by an inplace operation\")"
+        'backward pass: training fails ("one of the variables needed for gradient computation has been modified by an inplace operation")'
     )
     return [error("E310", message, writer.span, (Note(f"kept for backward by {keeper.kind.name} '{keeper.name}'", keeper.span),))]
 

@@ -24,7 +24,7 @@ import torch
 
 from cnnspec.analysis.aliasing import inplace_hazards
 from cnnspec.codegen.interpret import RANDOM_OPS, evaluate
-from cnnspec.codegen.verify import _Recorder, _recorded_by_node, build_generated
+from cnnspec.codegen.verify import _recorded_by_node, _Recorder, build_generated
 
 TOLERANCE = 1e-9  # largest difference allowed, relative to the largest magnitude compared (float64)
 SEED = 20240518

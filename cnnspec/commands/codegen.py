@@ -50,7 +50,13 @@ def codegen(file, output, net, input_shape, force, train, quiet):
 @click.command(epilog=EXAMPLES_VERIFY)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--net", "net", metavar="NAME", help="The net to verify, when the file defines several.")
-@click.option("--input", "input_shape", metavar="CxHxW", callback=parse_shape, help="Override the declared input size (a smaller one keeps the numeric check quick).")
+@click.option(
+    "--input",
+    "input_shape",
+    metavar="CxHxW",
+    callback=parse_shape,
+    help="Override the declared input size (a smaller one keeps the numeric check quick).",
+)
 @click.option("--no-numeric", is_flag=True, help="Compare shapes, counts and FLOPs only, not what the module computes.")
 def verify(file, net, input_shape, no_numeric):
     """Cross-check the generated PyTorch module against cnnspec's analysis (needs torch).
