@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keyword
 
+from cnnspec.analysis.aliasing import inplace_hazards
 from cnnspec.analysis.compute import costs
 from cnnspec.analysis.receptive import receptive_fields
 from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, position, warning
@@ -48,6 +49,7 @@ def analyze(source: Source, net: str | None = None, input_shape: Shape | None = 
         result.graph = Expander(table, result.diagnostics).expand(chosen, input_shape)
         if not result.errors:
             result.diagnostics.extend(graph_warnings(result.graph))
+            result.diagnostics.extend(inplace_hazards(result.graph))
             result.diagnostics = _suggest_clean_sizes(result.graph, result.diagnostics)
             result.receptive, receptive_warnings = receptive_fields(result.graph)
             result.diagnostics.extend(receptive_warnings)

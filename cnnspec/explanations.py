@@ -172,6 +172,43 @@ EXPLANATIONS = {
         _net("gap -> instancenorm"),
         "Move the layer to where the input is large enough, or remove it; the message says what torch needs.",
     ),
+    "E308": Explanation(
+        "A layer with inplace=true writes its result into its input's memory, so every tensor sharing "
+        "that memory (the input, and views of it such as flatten or chunk outputs) changes too. Here a "
+        "later layer (named in the note), or the net's output, still reads the old values: the generated "
+        "module would silently compute something else than the file says (here add(x, relu(x)) would "
+        "become 2 x relu(x)).",
+        _net("x = conv(8, k=3, pad=1)", "a = x -> relu(inplace=true)", "add(x, a)"),
+        "Drop inplace=true, or apply the in-place layer to a fresh tensor nobody else reads (right after "
+        "a convolution or batch norm whose output only it uses, as torchvision does).",
+    ),
+    "E309": Explanation(
+        "The outputs of chunk and split are views into one tensor that autograd tracks together; torch "
+        'refuses to modify one of them in place in a training forward pass ("Output 1 of Split is a '
+        'view and is being modified inplace"), and without autograd the write also changes what the '
+        "other layers reading that tensor see.",
+        _net("conv(8, k=1)", "a, b = chunk(2)", "b2 = b -> relu(inplace=true)", "cat(a, b2)"),
+        "Drop inplace=true on the layer after chunk or split (or put a layer that makes a new tensor, such as a convolution, in between).",
+    ),
+    "E310": Explanation(
+        "Autograd keeps some layers' tensors for the backward pass (sigmoid, tanh, softmax, log-softmax "
+        "and relu keep their output; mul and most layers with weights keep their inputs; see "
+        "docs/compute-and-memory.md). An in-place layer that overwrites such a tensor makes the "
+        'backward pass fail ("one of the variables needed for gradient computation has been modified '
+        'by an inplace operation"): the forward pass works, training does not. The note names the '
+        "layer that keeps the tensor.",
+        _net("conv(8, k=3, pad=1) -> sigmoid -> relu(inplace=true)"),
+        "Drop inplace=true. In-place activations are safe right after a convolution or batch norm, "
+        "which keep their input rather than their output.",
+    ),
+    "E311": Explanation(
+        "A max-pooling window (or an average-pooling one with count_include_pad=false) covers only "
+        "padding, no input element: torch returns -inf (or divides by zero) there, and max pooling's "
+        "backward writes through an index outside the input. This happens with ceil_mode, dilation "
+        "and padding together; the message names the axis and the output position.",
+        _net("maxpool(3, stride=3, pad=1, dilation=2, ceil_mode=true)", input_shape="6x1x6"),
+        "Use ceil_mode=false, less padding or dilation, or an input size where every window reaches the input.",
+    ),
     "W400": Explanation(
         "A strided convolution or pooling layer does not tile its input: the last rows or columns are "
         "never read. The note lists the nearest input sizes that lose nothing.",

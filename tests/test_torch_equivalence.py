@@ -46,10 +46,19 @@ from cnnspec.analyze import analyze
 from cnnspec.source import Source, read_source
 
 try:  # tests/ is not a package; pytest puts it on sys.path
-    from torch_reference import LayerScale, StochasticDepth, count_buffers, count_params, run_reference
+    from torch_reference import LayerScale, StochasticDepth, count_buffers, count_params, one_torch_thread, run_reference, training_trouble  # noqa: F401
 except ImportError:  # pragma: no cover - when tests/ becomes a package
-    from tests.torch_reference import LayerScale, StochasticDepth, count_buffers, count_params, run_reference
+    from tests.torch_reference import (  # noqa: F401
+        LayerScale,
+        StochasticDepth,
+        count_buffers,
+        count_params,
+        one_torch_thread,
+        run_reference,
+        training_trouble,
+    )
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*.cnn")))
 
@@ -173,6 +182,8 @@ def torch_apply(build, in_shapes):
                 raise Rejected(f"{type(exc).__name__}: {exc}", "torch raised") from None
             outs = outs if isinstance(outs, tuple) else (outs,)
             for out in outs:
+                if not torch.isfinite(out).all():  # a pooling window that reaches no input element
+                    raise Rejected(f"torch's result on a zero input is not finite: {out.flatten()[:4].tolist()}", "blind window")
                 if out.dim() < 2 or out.shape[0] != batch:
                     raise Rejected(f"torch's result {tuple(out.shape)} has lost the batch axis", "batch-dependent")
                 if 0 in out.shape:
@@ -1337,7 +1348,7 @@ def check_program(program: Program):
     for code in ("E200", "E201", "E204", "E205", "E206", "E207", "E208", "E209", "E210", "E211", "E212", "E213"):
         assert all(d.code != code for d in errors), f"the generator wrote a program with {code}: {shown}"
     if program.failure is None:
-        assert not errors, f"torch accepts every layer, cnnspec reports {shown}"
+        check_training_step(analysis, shown)
     else:
         site_id, rejected = program.failure
         site = program.sites[site_id]
@@ -1368,6 +1379,27 @@ def check_program(program: Program):
             f"{node.name}: cnnspec builds {type(reference).__name__}, the DSL call means {type(op.module).__name__}"
         )
         assert _state(reference) == _state(op.module), f"{node.name}: cnnspec {_state(reference)} != DSL {_state(op.module)}"
+
+
+INPLACE_HAZARDS = ("E308", "E309", "E310")
+
+
+def check_training_step(analysis, shown):
+    """Every layer works alone in torch: cnnspec reports an error only for an in-place layer,
+    exactly where torch's training step of the whole net goes wrong (forward, backward, or a
+    layer reading a tensor an in-place op has changed); each is placed on an in-place call."""
+    errors = analysis.errors
+    assert all(d.code in INPLACE_HAZARDS for d in errors), f"torch accepts every layer, cnnspec reports {shown}"
+    rewritten: list[str] = []
+    trouble = training_trouble(analysis.graph, rewritten=rewritten)
+    note(f"torch's training step: {trouble or 'fine'}; {rewritten}")
+    event("in-place hazard" if errors else "trains")
+    if trouble is not None:
+        assert errors, f"torch's training step fails ({trouble}); cnnspec reports no error"
+    elif errors:  # an in-place write whose values happened to equal the old ones (relu after relu6)
+        assert {d.code for d in errors} == {"E308"} and rewritten, f"torch trains the net; cnnspec reports {shown}"
+    writers = {(n.span.line, n.span.column) for n in analysis.graph.nodes if n.inputs and n.kind.writes_in_place(n)}
+    assert all((d.span.line, d.span.column) in writers for d in errors), shown
 
 
 def _within(inner, outer) -> bool:

@@ -12,10 +12,21 @@ records every node's output shapes (batched) in `self.shapes`.
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
 FUNCTIONAL_OPS = {"Add", "Mul", "Cat", "Chunk", "Split"}
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one thread for a test module: these nets are small, and on a shared machine two
+    threads that wait for each other's cores run them ten times slower (measured)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 class LayerScale(nn.Module):
@@ -105,6 +116,8 @@ class ReferenceNet(nn.Module):
             self.layers[f"n{node.id}"] = module
             self.node_modules[node.id] = module
         self.shapes: dict[int, tuple[tuple[int, ...], ...]] = {}
+        self.check_versions = False  # raise Overwritten where a layer reads an overwritten tensor
+        self.rewritten: list[str] = []  # reads of a tensor written in place since, with its values unchanged
 
     def module_of(self, node) -> nn.Module | None:
         return self.node_modules.get(node.id)
@@ -114,12 +127,13 @@ class ReferenceNet(nn.Module):
 
     def forward(self, x: torch.Tensor):
         values: dict[tuple[int, int], torch.Tensor] = {}
+        versions: dict[tuple[int, int], int] = {}  # each tensor's version counter when it was made
         self.shapes = {}
         for node in self.graph.nodes:
             if node.op == "Input":
                 outputs = (x,)
             else:
-                inputs = [values[(v.node, v.index)] for v in node.inputs]
+                inputs = [self._read(values, versions, (v.node, v.index), node.name) for v in node.inputs]
                 if node.op in FUNCTIONAL_OPS:
                     outputs = apply_functional(node.op, node.hparams, inputs)
                 else:
@@ -127,9 +141,49 @@ class ReferenceNet(nn.Module):
                     outputs = (self.node_modules[node.id](single),)
             for index, out in enumerate(outputs):
                 values[(node.id, index)] = out
+                versions[(node.id, index)] = (out._version, out.detach().clone() if self.check_versions else None)
             self.shapes[node.id] = tuple(tuple(out.shape) for out in outputs)
         output = self.graph.output
-        return values[(output.node, output.index)] if output is not None else None
+        return self._read(values, versions, (output.node, output.index), "the output") if output is not None else None
+
+    def _read(self, values, versions, key, reader: str) -> torch.Tensor:
+        """The tensor; where it was written in place since it was made (its version counter, shared
+        by all views of a storage, moved), Overwritten if its values changed."""
+        tensor = values[key]
+        version, snapshot = versions[key]
+        if self.check_versions and tensor._version != version:
+            if not torch.equal(tensor, snapshot):
+                raise Overwritten(f"{reader} reads tensor {key} after an in-place op overwrote it")
+            self.rewritten.append(f"{reader} reads tensor {key}, written in place since, with its values unchanged")
+        return tensor
+
+
+class Overwritten(RuntimeError):
+    """A layer reads a tensor that an in-place op has changed since it was made."""
+
+
+def training_trouble(graph, seed: int = 0, rewritten: list | None = None) -> str | None:
+    """One training step of the model the graph describes (CPU, float64, batch 2, train mode, a
+    random input that does not require grad, backward of a random projection of the output):
+    what torch objects to, or None. A layer reading an overwritten tensor is found through
+    torch's version counters; the rest torch raises itself (a view of split modified in place
+    in forward, a tensor saved for backward modified in backward). Reads of a tensor written
+    in place whose values did not change (a disjoint chunk written, relu on non-negative
+    values) are no trouble; they are added to `rewritten`."""
+    torch.manual_seed(seed)
+    net = ReferenceNet(graph, device="cpu").double().train()
+    net.check_versions = True
+    x = torch.randn((2, *graph.nodes[0].output), dtype=torch.float64)
+    try:
+        out = net(x)
+        if out.requires_grad:  # else nothing before it has weights: there is no backward pass
+            (out * torch.randn_like(out)).sum().backward()
+    except RuntimeError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        if rewritten is not None:
+            rewritten.extend(net.rewritten)
+    return None
 
 
 def run_reference(graph, batch: int = 2, device="meta") -> ReferenceNet:

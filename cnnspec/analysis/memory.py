@@ -99,7 +99,7 @@ def _saved_tensors(graph: Graph, width: int, batch: int, elements: list[tuple[in
             continue
         inputs = node.inputs
         needs_grad = tuple([requires_grad[value.node] for value in inputs])
-        recorded = requires_grad[node.id] = node.params > 0 or any(needs_grad)
+        recorded = requires_grad[node.id] = is_recorded(node, needs_grad)
         aliases, kept_inputs, kept_outputs, new_bytes, has_rule = rules(node, shapes, needs_grad)
         for index, source in aliases.items():
             tensor = (inputs[source].node, inputs[source].index)
@@ -122,12 +122,24 @@ def _rules(node, shapes, needs_grad, width: int, batch: int) -> tuple:
     """A layer's aliased outputs; the inputs and outputs it keeps for backward by reference;
     the bytes of the new tensors it keeps; whether its kind has a rule (without one, the
     inputs are assumed kept)."""
-    saved = node.kind.saved_for_backward(node, shapes, needs_grad)
-    has_rule = saved is not None
-    if not has_rule:
-        saved = Saved(inputs=tuple(range(len(shapes))))
+    saved, has_rule = kept_for_backward(node, shapes, needs_grad)
     new_bytes = (saved.elements * width + saved.raw_bytes) * batch + saved.fixed_elements * width
     return node.kind.aliases(node), saved.inputs, saved.outputs, new_bytes, has_rule
+
+
+def is_recorded(node, needs_grad: tuple[bool, ...]) -> bool:
+    """Whether autograd records a layer (and its output requires grad): it has parameters, or
+    an input requires grad. The network input does not."""
+    return node.params > 0 or any(needs_grad)
+
+
+def kept_for_backward(node, shapes, needs_grad: tuple[bool, ...]) -> tuple[Saved, bool]:
+    """The layer kind's saved_for_backward rule, and whether it has one; without one its
+    inputs are assumed kept."""
+    saved = node.kind.saved_for_backward(node, shapes, needs_grad)
+    if saved is None:
+        return Saved(inputs=tuple(range(len(shapes)))), False
+    return saved, True
 
 
 def output_elements(graph: Graph) -> list[tuple[int, ...]]:

@@ -25,27 +25,38 @@ class Verification(NamedTuple):
     params: int
     flops: int  # one sample's FLOPs, as torch counted them
     problems: list[str]
+    numeric: object = None  # cnnspec.codegen.numeric.Numeric, when the numeric comparison ran
+    input_shape: tuple = ()
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def summary(self) -> str:
-        return f"verified: {self.nodes:,} nodes, {self.params:,} parameters, {self.flops:,} FLOPs equal"
+        lines = [f"verified: {self.nodes:,} nodes, {self.params:,} parameters, {self.flops:,} FLOPs equal"]
+        if self.numeric is not None:
+            gradients = "input and parameter gradients" if self.numeric.input_gradient else "parameter gradients"
+            lines.append(
+                f"verified: outputs, {gradients} and buffers equal to the graph evaluated directly, in train and eval "
+                f"mode (float64, batch 2, input {'x'.join(map(str, self.input_shape))}; largest difference {self.numeric.largest:.1g})"
+            )
+        return "\n".join(lines)
 
 
-def build_generated(generated: GeneratedModule):
-    """exec() the generated file; its build_model() on the meta device."""
+def build_generated(generated: GeneratedModule, device: str = "meta"):
+    """exec() the generated file; its build_model() on the device (meta: no memory, no compute)."""
     import torch
 
     namespace: dict = {"__name__": "cnnspec_generated"}
     exec(compile(generated.text, "<cnnspec codegen>", "exec"), namespace)  # noqa: S102  our own output
-    with torch.device("meta"):
+    with torch.device(device):
         return namespace["build_model"]()
 
 
-def verify(analysis, generated: GeneratedModule | None = None, batch: int = 2) -> Verification:
-    """Run the generated module for a clean analysis and list every disagreement."""
+def verify(analysis, generated: GeneratedModule | None = None, batch: int = 2, numeric: bool = True) -> Verification:
+    """Run the generated module for a clean analysis and list every disagreement; with
+    `numeric`, where the figures agree, also compare what it computes with the graph
+    evaluated directly (cnnspec/codegen/numeric.py)."""
     import torch
 
     from cnnspec.analysis.compute import totals
@@ -75,7 +86,13 @@ def verify(analysis, generated: GeneratedModule | None = None, batch: int = 2) -
     flops, macs = counter.get_total_flops(), totals(graph, analysis.costs or None).macs
     if flops != batch * 2 * macs:
         problems.append(f"FLOPs at batch {batch}: torch {flops:,}, cnnspec 2 x MACs = {batch * 2 * macs:,}")
-    return Verification(len(graph.nodes) - 1, params, flops // batch, problems)
+    checked = None
+    if numeric and not problems:
+        from cnnspec.codegen.numeric import compare_numerically
+
+        checked = compare_numerically(analysis, generated, batch)
+        problems += [f"numeric: {problem}" for problem in checked.problems]
+    return Verification(len(graph.nodes) - 1, params, flops // batch, problems, checked, tuple(graph.input_shape))
 
 
 def _shapes(output) -> tuple:
@@ -84,11 +101,13 @@ def _shapes(output) -> tuple:
 
 
 class _Recorder:
-    """Hooks on every module, and a TorchFunctionMode for the generated forwards' own calls."""
+    """Hooks on every module, and a TorchFunctionMode for the generated forwards' own calls;
+    `keep` turns what a call returned into what is recorded (its shapes, or copies of it)."""
 
-    def __init__(self, model, graph):
+    def __init__(self, model, graph, keep=None):
         from torch.overrides import TorchFunctionMode
 
+        keep = keep or _shapes
         self.modules = dict(model.named_modules())
         self.outputs: dict[str, list] = {}  # module path -> outputs of each call
         self.calls: dict[str, list] = {}  # module path -> outputs of its forward's add/cat/... calls
@@ -101,18 +120,18 @@ class _Recorder:
                 result = func(*args, **(kwargs or {}))
                 scope = recorder.stack[-1] if recorder.stack else None
                 if scope in functional_scopes and getattr(func, "__name__", "") in RECORDED_NAMES:
-                    recorder.calls.setdefault(scope, []).append(_shapes(result))
+                    recorder.calls.setdefault(scope, []).append(keep(result))
                 return result
 
         self.mode = Mode()
         self.handles = []
         for path, module in self.modules.items():
             self.handles.append(module.register_forward_pre_hook(lambda m, a, path=path: self.stack.append(path)))
-            self.handles.append(module.register_forward_hook(lambda m, a, out, path=path: self._finished(path, out)))
+            self.handles.append(module.register_forward_hook(lambda m, a, out, path=path: self._finished(path, keep(out))))
 
     def _finished(self, path: str, output) -> None:
         self.stack.pop()
-        self.outputs.setdefault(path, []).append(_shapes(output))
+        self.outputs.setdefault(path, []).append(output)
 
     def __enter__(self):
         self.mode.__enter__()
@@ -128,33 +147,40 @@ class _Recorder:
 
 def _compare_nodes(graph, module_paths: dict[str, str], recorder: _Recorder, batch: int) -> list[str]:
     problems = []
+    for node, module, call, seen in _recorded_by_node(graph, module_paths, recorder):
+        expected = tuple((batch, *shape) for shape in node.outputs)
+        where = f"{node.name} ({node.op})"
+        if not node.kind.functional and module is None:
+            problems.append(f"{where}: no such module in the generated model")
+            continue
+        if module is not None and call == 0:
+            problems += _counts(where, node, module)
+        if seen != expected:
+            problems.append(f"{where}: output shape torch {_show(seen)}, cnnspec {_show(expected)}")
+    return problems
+
+
+def _recorded_by_node(graph, module_paths: dict[str, str], recorder: _Recorder):
+    """(node, its module or None, which call of that module it is, what the recorder kept of
+    its outputs or None), in graph order: module nodes by module path and call, functional
+    nodes by their scope's calls."""
     applied: dict[str, int] = {}  # module path -> calls matched so far
     functional_seen: dict[str, int] = {}  # scope path -> records consumed so far
     for node in graph.nodes[1:]:
-        expected = tuple((batch, *shape) for shape in node.outputs)
-        where = f"{node.name} ({node.op})"
         if node.kind.functional:
             scope = node.name.rpartition(".")[0]
             calls = max(len(node.inputs) - 1, 1) if node.op in ("Add", "Mul") else 1
             start = functional_seen.get(scope, 0)
             functional_seen[scope] = start + calls
             records = recorder.calls.get(scope, [])[start : start + calls]
-            seen = records[-1] if len(records) == calls else None
-        else:
-            path = module_paths.get(node.name, node.name)
-            module = recorder.modules.get(path)
-            if module is None:
-                problems.append(f"{where}: no such module in the generated model")
-                continue
-            index = applied.get(path, 0)
-            applied[path] = index + 1
-            calls = recorder.outputs.get(path, [])
-            seen = calls[index] if index < len(calls) else None
-            if index == 0:
-                problems += _counts(where, node, module)
-        if seen != expected:
-            problems.append(f"{where}: output shape torch {_show(seen)}, cnnspec {_show(expected)}")
-    return problems
+            yield node, None, 0, records[-1] if len(records) == calls else None
+            continue
+        path = module_paths.get(node.name, node.name)
+        module = recorder.modules.get(path)
+        index = applied.get(path, 0)
+        applied[path] = index + 1
+        calls = recorder.outputs.get(path, [])
+        yield node, module, index, calls[index] if index < len(calls) else None
 
 
 def _counts(where: str, node, module) -> list[str]:

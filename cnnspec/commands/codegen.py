@@ -21,7 +21,8 @@ EXAMPLES_VERIFY = """
 \b
 Examples:
   cnnspec verify examples/resnet50.cnn
-  cnnspec verify models.cnn --net Small --input 3x64x64
+  cnnspec verify examples/resnet50.cnn --input 3x64x64      # a quicker numeric check
+  cnnspec verify models.cnn --net Small --no-numeric
 """
 
 
@@ -49,13 +50,24 @@ def codegen(file, output, net, input_shape, force, train, quiet):
 @click.command(epilog=EXAMPLES_VERIFY)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--net", "net", metavar="NAME", help="The net to verify, when the file defines several.")
-@click.option("--input", "input_shape", metavar="CxHxW", callback=parse_shape, help="Override the declared input size.")
-def verify(file, net, input_shape):
+@click.option(
+    "--input",
+    "input_shape",
+    metavar="CxHxW",
+    callback=parse_shape,
+    help="Override the declared input size (a smaller one keeps the numeric check quick).",
+)
+@click.option("--no-numeric", is_flag=True, help="Compare shapes, counts and FLOPs only, not what the module computes.")
+def verify(file, net, input_shape, no_numeric):
     """Cross-check the generated PyTorch module against cnnspec's analysis (needs torch).
 
     Builds the generated module on the meta device, runs it once at batch 2 and compares
     every node's output shape, the parameter and buffer counts and the FLOPs (2 x MACs).
-    Exit status: 0 all equal, 1 a disagreement or errors in the file, 2 torch missing.
+    Then runs it on the CPU in float64 on a random batch of 2, in train and eval mode,
+    forward and backward, against the layer graph evaluated directly with
+    torch.nn.functional: outputs, input and parameter gradients and buffers must agree; a
+    difference names the first node where they part. Exit status: 0 all equal, 1 a
+    disagreement or errors in the file, 2 torch missing.
     """
     try:
         import torch  # noqa: F401
@@ -67,7 +79,7 @@ def verify(file, net, input_shape):
     from cnnspec.codegen.verify import verify as run_verification
 
     try:
-        result = run_verification(analysis, generate_module(analysis, file))
+        result = run_verification(analysis, generate_module(analysis, file), numeric=not no_numeric)
     except CodegenError as exc:
         _fail(analysis, exc.diagnostics)
     except Exception as exc:  # noqa: BLE001  a bug in cnnspec: one line, never a traceback

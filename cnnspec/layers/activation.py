@@ -52,6 +52,9 @@ class Activation(SignatureFromArgs, LayerKind):
     def aliases(self, node):
         return {0: 0} if node.hparams.get("inplace") else {}
 
+    def writes_in_place(self, node):
+        return bool(node.hparams.get("inplace"))
+
 
 class PReLU(Activation):
     def __init__(self):

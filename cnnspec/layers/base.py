@@ -178,6 +178,16 @@ class LayerKind:
         in-place ops. Default: every output is a new tensor."""
         return {}
 
+    def writes_in_place(self, node) -> bool:
+        """Whether the layer overwrites its (first) input's storage in a training step
+        (cnnspec/analysis/aliasing.py). Default: it does not."""
+        return False
+
+    def multi_output_view(self, node) -> bool:
+        """Whether its outputs are views that torch's autograd forbids modifying in place
+        (the outputs of one chunk or split). Default: no."""
+        return False
+
 
 # ---- argument checks: each returns the normalised value or raises LayerError ------------
 

@@ -12,6 +12,7 @@ from cnnspec.layers.base import (
     LayerError,
     LayerKind,
     Saved,
+    axis_names,
     boolean,
     expand_axes,
     format_shape,
@@ -85,6 +86,8 @@ class Pool(LayerKind):
                 f"{self.name}: output size {format_shape(out)} is below 1: kernel {format_shape(kernel)} "
                 f"with padding {format_shape(pad)} does not fit the input {format_shape(shape)}",
             )
+        if self.family == "Max" or not args["count_include_pad"]:
+            _check_padding_only(self, shape, out, stride, pad, dilation)
         hparams = dict(kernel_size=torch_int_or_tuple(kernel), stride=torch_int_or_tuple(stride), padding=torch_int_or_tuple(pad))
         if self.family == "Max":
             hparams["dilation"] = torch_int_or_tuple(dilation)
@@ -108,6 +111,61 @@ class Pool(LayerKind):
     def saved_for_backward(self, node, input_shapes, needs_grad):
         # max pooling keeps the input and the int64 index of each maximum; average pooling the input
         return Saved(inputs=(0,), raw_bytes=8 * prod(node.output) if self.family == "Max" else 0)
+
+
+def _check_padding_only(kind, shape, out, stride, pad, dilation) -> None:
+    """E311: a window whose taps all fall in the padding (torch: -inf, or a division by zero)."""
+    names = axis_names(len(out))
+    for axis, (size, count, s, p, d) in enumerate(zip(shape[1:], out, stride, pad, dilation)):
+        position = padding_only_window(size, count, s, p, d)
+        if position is not None:
+            raise LayerError(
+                "E311",
+                f"{kind.name}: output position {position} of axis {names[axis]} pools a window that lies entirely in the "
+                f"padding (input size {size}, stride {s}, padding {p}, dilation {d}): torch gives -inf there, and its backward "
+                "writes outside the input",
+            )
+
+
+def padding_only_window(size: int, outputs: int, stride: int, pad: int, dilation: int) -> int | None:
+    """The first output position on one axis whose window sees no input element, or None.
+
+    Output i's taps are i*stride - pad + j*dilation. A window starting inside the input sees it;
+    torch's output size makes the last one start there, so only windows starting in the left
+    padding (i*stride < pad) can be blind. Their first tap at or after position 0 is
+    (i*stride - pad) mod dilation (pad <= kernel // 2 puts it within the kernel), blind when it
+    is past the input: a hit of `first_in_range`, Euclid-fast at any size."""
+    starts = min(outputs, -(-pad // stride))  # the windows starting in the left padding
+    if dilation <= size or starts == 0:
+        return None
+    first = first_in_range(stride % dilation, -pad % dilation, dilation, size, dilation - 1)
+    return first if first is not None and first < starts else None
+
+
+def first_in_range(step: int, start: int, modulus: int, low: int, high: int) -> int | None:
+    """The smallest i >= 0 with low <= (start + step*i) mod modulus <= high, or None
+    (0 <= low <= high < modulus). The target range shifted by -start may wrap around."""
+    low, high = (low - start) % modulus, (high - start) % modulus
+    if low <= high:
+        return _first_multiple_in(step % modulus, modulus, low, high)
+    return 0  # the wrapped range holds 0: i = 0
+
+
+def _first_multiple_in(step: int, modulus: int, low: int, high: int) -> int | None:
+    """The smallest x >= 0 with low <= step*x mod modulus <= high (0 <= low <= high < modulus):
+    a Euclid-like recursion, logarithmic in the modulus."""
+    if low == 0:
+        return 0
+    if step == 0:
+        return None
+    x = -(-low // step)
+    if step * x <= high:
+        return x
+    # step*x - modulus*y in [low, high] for some y >= 1: (modulus*y) mod step in [-high, -low] mod step
+    y = _first_multiple_in(modulus % step, step, -high % step, -low % step)
+    if y is None:
+        return None
+    return -(-(modulus * y + low) // step)
 
 
 def output_size_arg(kind, arg, value):

@@ -126,6 +126,10 @@ class Passthrough(SignatureFromArgs, LayerKind):
         p = node.hparams.get("p", 0.0)
         return {0: 0} if self.op == "Identity" or p == 0.0 or (self.op == "Dropout" and node.hparams.get("inplace")) else {}
 
+    def writes_in_place(self, node):
+        """In-place dropout multiplies its input by the mask in training; with p = 0 torch returns the input untouched."""
+        return self.op == "Dropout" and bool(node.hparams.get("inplace")) and node.hparams.get("p", 0.0) > 0.0
+
 
 class Upsample(LayerKind):
     torch_template = "nn.Upsample"
@@ -343,6 +347,9 @@ class Split(LayerKind):
 
     def aliases(self, node):
         return {index: 0 for index in range(len(node.outputs or ()))}  # views of the input
+
+    def multi_output_view(self, node):
+        return True
 
     def _equal_sizes(self, size, channels):
         """torch's pieces of `size` channels, the last one smaller; refused before they are built
