@@ -6,7 +6,8 @@ and run once at batch 2 in eval mode under FlopCounterMode. Compared, node by no
 output shapes (module nodes through forward hooks keyed by module path, found through
 GeneratedModule.module_paths as codegen may rename a stateless layer; add, mul, cat,
 chunk and split through a TorchFunctionMode that records the calls a generated forward
-makes itself), parameters and buffers; and in total: parameters, buffers, and FLOPs
+makes itself; a module's own parameter through its multiplication, recorded the same way),
+parameters and buffers; and in total: parameters, buffers, and FLOPs
 against 2 x cnnspec's MACs.
 """
 
@@ -34,13 +35,13 @@ class Verification(NamedTuple):
         return f"verified: {self.nodes:,} nodes, {self.params:,} parameters, {self.flops:,} FLOPs equal"
 
 
-def build_generated(generated: GeneratedModule):
-    """exec() the generated file; its build_model() on the meta device."""
+def build_generated(generated: GeneratedModule, device: str = "meta"):
+    """exec() the generated file; its build_model() on `device` (meta: shapes only)."""
     import torch
 
     namespace: dict = {"__name__": "cnnspec_generated"}
     exec(compile(generated.text, "<cnnspec codegen>", "exec"), namespace)  # noqa: S102  our own output
-    with torch.device("meta"):
+    with torch.device(device):
         return namespace["build_model"]()
 
 
@@ -90,10 +91,11 @@ class _Recorder:
         from torch.overrides import TorchFunctionMode
 
         self.modules = dict(model.named_modules())
+        self.parameters = dict(model.named_parameters())
         self.outputs: dict[str, list] = {}  # module path -> outputs of each call
         self.calls: dict[str, list] = {}  # module path -> outputs of its forward's add/cat/... calls
         self.stack: list[str] = []
-        functional_scopes = {node.name.rpartition(".")[0] for node in graph.nodes if node.kind.functional}
+        functional_scopes = {node.name.rpartition(".")[0] for node in graph.nodes if _computed_in_forward(node)}
         recorder = self
 
         class Mode(TorchFunctionMode):
@@ -133,13 +135,15 @@ def _compare_nodes(graph, module_paths: dict[str, str], recorder: _Recorder, bat
     for node in graph.nodes[1:]:
         expected = tuple((batch, *shape) for shape in node.outputs)
         where = f"{node.name} ({node.op})"
-        if node.kind.functional:
+        if _computed_in_forward(node):
             scope = node.name.rpartition(".")[0]
             calls = max(len(node.inputs) - 1, 1) if node.op in ("Add", "Mul") else 1
             start = functional_seen.get(scope, 0)
             functional_seen[scope] = start + calls
             records = recorder.calls.get(scope, [])[start : start + calls]
             seen = records[-1] if len(records) == calls else None
+            if node.kind.owned_parameter:
+                problems += _parameter_counts(where, node, recorder.parameters.get(module_paths.get(node.name, node.name)))
         else:
             path = module_paths.get(node.name, node.name)
             module = recorder.modules.get(path)
@@ -155,6 +159,19 @@ def _compare_nodes(graph, module_paths: dict[str, str], recorder: _Recorder, bat
         if seen != expected:
             problems.append(f"{where}: output shape torch {_show(seen)}, cnnspec {_show(expected)}")
     return problems
+
+
+def _computed_in_forward(node) -> bool:
+    """Nodes the generated forwards compute themselves: merges, splits, `x * self.<parameter>`."""
+    return node.kind.functional or node.kind.owned_parameter
+
+
+def _parameter_counts(where: str, node, parameter) -> list[str]:
+    if parameter is None:
+        return [f"{where}: no such parameter in the generated model"]
+    if parameter.numel() != node.params:
+        return [f"{where}: parameters torch {parameter.numel():,}, cnnspec {node.params:,}"]
+    return []
 
 
 def _counts(where: str, node, module) -> list[str]:
