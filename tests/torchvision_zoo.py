@@ -92,5 +92,7 @@ def compare_with_torchvision(path, net: str | None, constructor, **kwargs) -> Zo
     assert torch.isfinite(reference).all()
     difference = (mine - reference).abs().max().item()
     assert torch.equal(mine, reference), f"outputs differ by up to {difference} (float64)"
-    assert their_flops == my_flops == 2 * BATCH * macs, f"FLOPs: torchvision {their_flops}, generated {my_flops}, cnnspec 2 x MACs x batch {2 * BATCH * macs}"
+    assert their_flops == my_flops == 2 * BATCH * macs, (
+        f"FLOPs: torchvision {their_flops}, generated {my_flops}, cnnspec 2 x MACs x batch {2 * BATCH * macs}"
+    )
     return ZooResult(*counts, macs, tuple(output))

@@ -438,7 +438,9 @@ class OwnedParameter(LayerKind):
     row_type = "Parameter"
     fold = True
     owned_parameter = True
-    summary = "multiply by a learnable parameter of `shape` (broadcast), initialised to `init`, kept by the enclosing module under the label"
+    summary = (
+        "multiply by a learnable parameter of `shape` (broadcast), initialised to `init`, kept by the enclosing module under the label"
+    )
     args = (ArgSpec("shape", int_or_tuple), ArgSpec("init", number, 1.0))
 
     def infer(self, args, inputs):
