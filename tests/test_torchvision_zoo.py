@@ -27,6 +27,7 @@ ZOO = [
     ("resnet50.cnn", None, "resnet50", {}, 25_557_032),
     ("densenet121.cnn", None, "densenet121", {}, 7_978_856),
     ("mobilenet_v2.cnn", None, "mobilenet_v2", {}, 3_504_872),
+    ("convnext.cnn", "ConvNeXtTiny", "convnext_tiny", {}, 28_589_128),
 ]
 
 

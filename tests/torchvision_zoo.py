@@ -12,7 +12,9 @@ the torchvision model it describes.
 4. runs both in float64, eval mode, on one random input of the net's input shape at batch 2,
    under FlopCounterMode, and compares: outputs equal element for element, parameters,
    trainable parameters and buffers equal to cnnspec's totals, and cnnspec's MACs equal to
-   FlopCounterMode's FLOPs / 2 per sample, for both models.
+   FlopCounterMode's FLOPs / 2 per sample, for both models;
+5. and what eval mode does not exercise: every torchvision Dropout and StochasticDepth has
+   its counterpart at the same module path with the same probability (and mode).
 
 Importing torchvision needs tests/conftest.py's patch (pytest applies it first).
 """
@@ -64,6 +66,27 @@ def _run(model, x) -> tuple[torch.Tensor, int]:
     return out, counter.get_total_flops()
 
 
+TRAINING_ONLY = {"Dropout": ("p", "inplace"), "StochasticDepth": ("p", "mode")}
+
+
+def _training_only_differences(ours, theirs) -> list[str]:
+    """Dropout and stochastic depth: the same probability (and mode) at the same module path."""
+    found = []
+    for path, module in theirs.named_modules():
+        attributes = TRAINING_ONLY.get(type(module).__name__, ())
+        if not attributes:
+            continue
+        try:
+            mine = ours.get_submodule(path)
+        except AttributeError:
+            found.append(f"{path}: no module there")
+            continue
+        for attribute in attributes:
+            if getattr(mine, attribute, None) != getattr(module, attribute):
+                found.append(f"{path}.{attribute}: {getattr(mine, attribute, None)!r}, torchvision {getattr(module, attribute)!r}")
+    return found
+
+
 def compare_with_torchvision(path, net: str | None, constructor, **kwargs) -> ZooResult:
     """Assert that net `net` of the .cnn file `path` is `constructor(**kwargs)` exactly (see
     the module docstring); returns cnnspec's figures for it."""
@@ -76,6 +99,7 @@ def compare_with_torchvision(path, net: str | None, constructor, **kwargs) -> Zo
     generator = torch.Generator().manual_seed(0)
     _randomise(theirs, generator)
     ours.load_state_dict(theirs.state_dict(), strict=True)
+    assert not _training_only_differences(ours, theirs), _training_only_differences(ours, theirs)
     ours, theirs = ours.double().eval(), theirs.double().eval()
 
     expected = graph.totals()
