@@ -608,7 +608,7 @@ CUSTOM_CLASS_TEXT = {
 
     def __init__(self, dims: tuple[int, ...]) -> None:
         super().__init__()
-        self.dims = list(dims)
+        self.dims = dims
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.permute(x, self.dims)
@@ -618,7 +618,9 @@ CUSTOM_CLASS_TEXT = {
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.permute(0, 2, 3, 1)
-        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        x = nn.functional.layer_norm(
+            x, self.normalized_shape, self.weight, self.bias, self.eps
+        )
         return x.permute(0, 3, 1, 2)
 ''',
 }
