@@ -14,7 +14,7 @@ from cnnspec.analyze import analyze
 from cnnspec.cli import cli
 from cnnspec.codegen.module import generate_module
 from cnnspec.codegen.verify import verify
-from cnnspec.source import read_source
+from cnnspec.source import Source, read_source
 
 ROOT = Path(__file__).resolve().parent.parent
 RESNET18 = str(ROOT / "examples" / "resnet18.cnn")
@@ -113,3 +113,17 @@ def test_verify_reports_a_module_torch_rejects():
     broken = generated._replace(body=generated.body.replace("nn.Linear(512, 1000)", "nn.Linear(513, 1000)"))
     (problem,) = verify(analysis, broken).problems
     assert problem.startswith("torch cannot build or run the generated module: RuntimeError:")
+
+
+def test_verify_reports_a_parameter_that_disagrees():
+    text = "net P {\n    input 4x5x5\n    conv(4, k=1)\n    scale: parameter((4, 1, 1))\n}\n"
+    analysis = analyze(Source("p.cnn", text))
+    generated = generate_module(analysis, "p.cnn")
+    node(analysis.graph, "scale").params = 5
+    assert verify(analysis, generated).problems == [
+        "scale (Parameter): parameters torch 4, cnnspec 5",
+        "total parameters: torch 24, cnnspec 25",
+    ]
+    node(analysis.graph, "scale").params = 4
+    elsewhere = generated._replace(body=generated.body.replace("self.scale", "self.other"))
+    assert verify(analysis, elsewhere).problems == ["scale (Parameter): no such parameter in the generated model"]
