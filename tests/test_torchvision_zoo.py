@@ -35,3 +35,34 @@ ZOO = [
 def test_example_is_the_torchvision_model(file, net, builder, kwargs, params):
     result = compare_with_torchvision(EXAMPLES / file, net, getattr(models, builder), **kwargs)
     assert result.params == params
+
+
+SQUEEZE_EXCITATION = """
+module se(c, squeeze) {
+    mul(avgpool: gap -> fc1: conv(squeeze, k=1) -> activation: silu -> fc2: conv(c, k=1) -> scale_activation: sigmoid)
+}
+
+net SE {
+    input 16x7x7
+    se(16, 4)
+}
+"""
+
+
+def test_squeeze_excitation_as_torchvision_names_it(tmp_path):
+    """torchvision.ops.SqueezeExcitation (EfficientNet's, RegNet's with ReLU) is a module of
+    today's layers, with its attribute names: avgpool, fc1, activation, fc2, scale_activation."""
+    from torch import nn
+    from torchvision.ops import SqueezeExcitation
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.add_module("0", SqueezeExcitation(16, 4, activation=nn.SiLU))
+
+        def forward(self, x):
+            return self.get_submodule("0")(x)
+
+    path = tmp_path / "se.cnn"
+    path.write_text(SQUEEZE_EXCITATION, encoding="utf-8")
+    assert compare_with_torchvision(path, None, Net).params == 16 * 4 + 4 + 4 * 16 + 16
