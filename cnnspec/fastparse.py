@@ -64,6 +64,7 @@ _TOKEN = re.compile(
 # parser leaves such files to Lark rather than repeat that rule.
 KEYWORDS = frozenset("net block module input if else for in expect assert add cat mul and or not true false none".split())
 _MERGES = frozenset(("add", "cat", "mul"))
+_DEFINITION_WORDS = frozenset(("net", "block", "module"))  # torchvision names modules `block` (ConvNeXt)
 _COMPARISONS = frozenset(("==", "!=", "<", "<=", ">", ">="))
 _PRODUCT_OPS = frozenset(("*", "/", "//", "%"))
 _SUM_OPS = frozenset(("+", "-"))
@@ -370,7 +371,11 @@ class _Parser:
 
     def label(self) -> Label:
         first = self.at
-        name = self.name()
+        if self.tokens[first][1] in _DEFINITION_WORDS:  # a name where a label stands, as in the grammar
+            self.at += 1
+            name = self.tokens[first][1]
+        else:
+            name = self.name()
         index = None
         if self.kind() == "{":
             self.at += 1

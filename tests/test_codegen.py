@@ -314,7 +314,7 @@ def check_only_expected_statements(text: str) -> None:
         elif isinstance(node, ast.ImportFrom):
             assert {(node.module, alias.name) for alias in node.names} <= ALLOWED_IMPORTS
         elif isinstance(node, ast.ClassDef):
-            assert [ast.unparse(base) for base in node.bases] in (["nn.Module"], ["nn.Sequential"])
+            assert [ast.unparse(base) for base in node.bases] in (["nn.Module"], ["nn.Sequential"], ["nn.LayerNorm"])
             methods = [item for item in node.body if not _is_docstring(item)]
             assert all(isinstance(m, ast.FunctionDef) for m in methods)
             assert {m.name for m in methods} <= {"__init__", "forward"}
@@ -510,3 +510,42 @@ def test_wide_statements_are_laid_out_as_ruff_does(tmp_path):
     formatted = ruff("format", "--isolated", "--check", "--diff", ".", cwd=tmp_path)
     assert formatted.returncode == 0, formatted.stdout
     assert "        ) = torch.split(\n" in (tmp_path / "Long.py").read_text() and "        return (\n" in (tmp_path / "Many.py").read_text()
+
+
+# ---- a module's own parameter ------------------------------------------------------------
+
+OWN_PARAMETERS = """
+module scaled(c) {
+    conv(c, k=1)
+    gamma: parameter((c, 1, 1), init=0.5)
+}
+
+net P {
+    input 4x5x5
+    body: {
+        conv(4, k=3, pad=1)
+        parameter(5)
+    }
+    scaled(4)
+    scaled(8)
+    head: {gap -> flatten -> linear(3)}
+}
+"""
+
+
+def test_a_parameter_belongs_to_the_enclosing_module():
+    """Labelled: an attribute (`self.gamma`); numbered: register_parameter. The scope holding it
+    becomes a class whose forward multiplies it in, also where it would be a plain chain."""
+    analysis = analyze(Source("own.cnn", OWN_PARAMETERS))
+    assert not analysis.errors, [d.message for d in analysis.errors]
+    text = generate_module(analysis, "own.cnn").text
+    assert '        self.register_parameter("1", nn.Parameter(torch.full((5,), 1.0)))\n' in text
+    assert '        x = x * self.get_parameter("1")\n' in text
+    assert "    def __init__(self, c: int) -> None:\n" in text
+    assert "        self.gamma = nn.Parameter(torch.full((c, 1, 1), 0.5))\n" in text
+    assert "        x = x * self.gamma\n" in text
+    check_only_expected_statements(text)
+    model = build_generated(generate_module(analysis, "own.cnn"))
+    shapes = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    assert shapes["body.1"] == (5,) and shapes["1.gamma"] == (4, 1, 1) and shapes["2.gamma"] == (8, 1, 1)
+    assert verify(analysis).ok

@@ -127,6 +127,11 @@ OTHER_OPS = [  # (layer, input shape, other ops per sample)
     ("linear(5)", "8", 5),
     ("linear(5, bias=false)", "8", 0),
     ("layerscale", "2x3x3", 18),
+    ("scale: parameter((2, 1, 1))", "2x3x3", 18),
+    ("layernorm2d", "3x4x4", 7 * 48),
+    ("layernorm2d(affine=false)", "3x4x4", 5 * 48),
+    ("permute((0, 2, 3, 1))", "2x3x3", 0),
+    ("permute((0, 2, 3, 1)) -> linear(5, axis=-1)", "2x3x4", 5 * 12),  # a bias add at each of the 3 x 4 positions
     ("add(in)", "2x3x3", 18),
     ("mul(in, in, in)", "2x3x3", 36),
     ("cat(in)", "2x3x3", 0),

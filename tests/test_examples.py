@@ -23,6 +23,7 @@ EXPECTED = {
     "resnet50": (25_557_032, (1000,)),
     "mobilenet_v2": (3_504_872, (1000,)),
     "densenet121": (7_978_856, (1000,)),
+    "convnext": (28_589_128, (1000,)),
     # counted by hand-written torch models (LeNet-5 from the lecture notes' table, the two
     # `class CNN`s of the PyTorch notes verbatim, the U-Net as unet.cnn describes it)
     "lenet5": (61_706, (10,)),

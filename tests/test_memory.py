@@ -155,6 +155,11 @@ LAYERS = [
     ("zeropad(1)", "4x6x6"),
     ("channelshuffle(2)", "4x6x6"),
     ("layerscale", "4x6x6"),
+    ("scale: parameter((4, 1, 1))", "4x6x6"),
+    ("layernorm2d", "4x6x6"),
+    ("permute((0, 2, 3, 1))", "4x6x6"),  # a view: nothing saved
+    ("permute((0, 2, 3, 1)) -> layernorm(4) -> linear(8, axis=-1) -> gelu -> linear(4, axis=-1) -> permute((0, 3, 1, 2))", "4x6x6"),
+    ("linear(3, axis=-1)", "4x6x6"),
     ("add(in)", "4x6x6"),  # the net input: no grad
     ("add(relu)", "4x6x6"),
     ("mul(in)", "4x6x6"),  # saves only the net input: the operand the conv output's gradient needs

@@ -348,6 +348,8 @@ IDENTITY_OPS = {
     "StochasticDepth",
     "ChannelShuffle",
     "LayerScale",
+    "LayerNorm2d",
+    "Parameter",
 }  # normalisation counts as elementwise (statistics held fixed), as the issue specifies
 
 
@@ -408,8 +410,10 @@ def positive_linear(node, inputs):
         return (getattr(nn, op)(**h)(x),)
     if op == "Flatten":
         return (nn.Flatten(**h)(x),)
-    if op == "Linear":
-        return (x.sum(dim=1, keepdim=True),)
+    if op == "Linear":  # on the last axis: the features of a flat input, the channels of a channels-last one
+        return (x.sum(dim=-1, keepdim=True),)
+    if op == "Permute":
+        return (x.permute(h["dims"]),)
     if op in ("Softmax", "LogSoftmax"):
         dim = h["dim"] % x.dim()
         return (x if dim <= 1 else x.sum(dim, keepdim=True).expand_as(x),)
@@ -711,14 +715,34 @@ LAYER_CASES = [
     ("zeropad((3, 0, 1, 2)) -> conv(1, k=3, stride=2) -> zeropad((-1, 2, 0, -2)) -> conv(1, k=2)", None),
     ("conv(1, k=3, stride=2) -> softmax(1) -> relu -> batchnorm -> dropout -> identity -> conv(1, k=3)", None),
     ("conv(4, k=3, stride=2) -> groupnorm(2) -> instancenorm -> layernorm -> lrn(2) -> conv(1, k=3)", None),
+    (
+        "conv(1, k=3, stride=2) -> permute((0, 2, 3, 1)) -> layernorm(1) -> linear(1, axis=-1) -> permute((0, 3, 1, 2)) -> conv(1, k=3)",
+        None,
+    ),
+    ("conv(1, k=3, stride=2) -> layernorm2d -> scale: parameter((1, 1, 1)) -> conv(1, k=3)", None),
 ]
+
+
+def channels_first(graph) -> list[int]:
+    """The nodes (but the input) whose output keeps the input's axis order: the oracle picks
+    units by axis position, which a permuted tensor's axes do not follow."""
+    order = {0: None}  # node id -> its output's axes as a permutation of the input's, None: unpermuted
+    for node in graph.nodes[1:]:
+        current = order[node.inputs[0].node]
+        if node.op == "Permute":
+            dims = node.hparams["dims"]
+            base = current or tuple(range(len(dims)))
+            current = tuple(base[d % len(dims)] for d in dims)
+            current = None if current == tuple(range(len(dims))) else current
+        order[node.id] = current
+    return [node.id for node in graph.nodes[1:] if order[node.id] is None]
 
 
 @pytest.mark.parametrize("layers, size", LAYER_CASES, ids=[c[0] for c in LAYER_CASES])
 def test_layer_rule_against_autograd(layers, size):
     text = f"net L {{ input 1x30x30\n {layers} }}"
     graph = checked(text, input_shape=(1, *size)) if size else fitted(text, 1, 2)
-    nodes = [n.id for n in graph.nodes if n.inputs]
+    nodes = channels_first(graph)
     kinds = classify(graph)
     loose = check_windows(graph, nodes, graph.nodes[0].output[1:], kinds)
     assert [n.name for n in loose] == (["1"] if "(50, 23)" in layers else [])

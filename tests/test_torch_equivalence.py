@@ -1554,6 +1554,7 @@ EVERY_SPELLING = {
     "instancenorm3d": ("instancenorm3d(track_running_stats=true)", (4, 5, 5, 5)),
     "groupnorm": ("groupnorm(2, eps=0.001, affine=false)", (4, 9, 9)),
     "layernorm": ("layernorm((9, 9), bias=false)", (4, 9, 9)),
+    "layernorm2d": ("layernorm2d(eps=1e-6, bias=false)", (4, 9, 9)),
     "lrn": ("lrn(3, alpha=0.001, beta=0.5, k=2.0)", (4, 9, 9)),
     "localresponsenorm": ("localresponsenorm(2)", (4, 9)),
     "relu": ("relu(inplace=true)", (4, 9, 9)),
@@ -1576,7 +1577,10 @@ EVERY_SPELLING = {
     "droppath": ("droppath(0.1)", (4, 9)),
     "flatten": ("flatten(start_dim=2)", (4, 5, 5, 5)),
     "linear": ("linear(10, bias=false)", (4,)),
+    "linear(axis=-1)": ("permute((0, 2, 3, 1)) -> linear(10, axis=-1)", (4, 9, 7)),
     "fc": ("fc(10)", (4,)),
+    "permute": ("permute((0, 2, 3, 1))", (4, 9, 7)),
+    "parameter": ("scale: parameter((4, 1, 1), init=0.5)", (4, 9, 7)),
     "upsample": ("upsample(scale=(2, 1.5), mode='bilinear', align_corners=true)", (4, 9, 9)),
     "pixelshuffle": ("pixelshuffle(2)", (8, 5, 5)),
     "zeropad": ("zeropad((1, 0, 2, 1))", (4, 9, 9)),
@@ -1593,7 +1597,7 @@ EVERY_SPELLING = {
 def test_every_spelling_is_listed():
     from cnnspec.layers import REGISTRY
 
-    missing = sorted(set(REGISTRY) - set(EVERY_SPELLING))
+    missing = sorted(set(REGISTRY) - {spelling.partition("(")[0] for spelling in EVERY_SPELLING})
     assert not missing, f"add a call for each new layer spelling to EVERY_SPELLING: {missing}"
 
 
@@ -1604,3 +1608,104 @@ def test_every_spelling_builds_in_torch(spelling):
     analysis = analyze(Source("spelling.cnn", text))
     assert not analysis.errors, [f"{d.code} {d.message}" for d in analysis.errors]
     check_graph_against_reference(analysis.graph)
+
+
+# ---- e. the channels-last layers, values and gradients against torch's and torchvision's own modules ----
+
+
+class _Scaled(nn.Module):
+    """A module with its own parameter `scale`, multiplied in (ConvNeXt's CNBlock.layer_scale)."""
+
+    def __init__(self, shape, init):
+        super().__init__()
+        self.scale = nn.Parameter(torch.full(shape, init))
+
+    def forward(self, x):
+        return x * self.scale
+
+
+def _torchvision_ops():
+    ops = pytest.importorskip("torchvision.ops", reason="the test extra installs torchvision")
+    convnext = pytest.importorskip("torchvision.models.convnext")
+    return ops.misc.Permute, convnext.LayerNorm2d, ops.StochasticDepth
+
+
+CHANNELS_LAST = [
+    # (net body, per-sample input shape, the torch model it means: (Permute, LayerNorm2d, StochasticDepth) -> module)
+    ("permute((0, 2, 3, 1))", (4, 5, 6), lambda P, L, S: P([0, 2, 3, 1])),
+    ("permute((0, -1, 1, 2))", (4, 5, 6), lambda P, L, S: P([0, -1, 1, 2])),
+    ("layernorm2d(eps=1e-6)", (4, 5, 6), lambda P, L, S: L(4, eps=1e-6)),
+    ("layernorm2d(affine=false)", (4, 5, 6), lambda P, L, S: L(4, elementwise_affine=False)),
+    (
+        "permute((0, 2, 3, 1)) -> layernorm(4, eps=1e-6) -> linear(16, axis=-1) -> gelu -> linear(4, axis=-1) -> permute((0, 3, 1, 2))",
+        (4, 5, 6),
+        lambda P, L, S: nn.Sequential(
+            P([0, 2, 3, 1]), nn.LayerNorm(4, eps=1e-6), nn.Linear(4, 16), nn.GELU(), nn.Linear(16, 4), P([0, 3, 1, 2])
+        ),
+    ),
+    ("linear(3, axis=-1, bias=false)", (4, 5, 6), lambda P, L, S: nn.Linear(6, 3, bias=False)),  # channels-first: the last axis is W
+    ("linear(3, axis=-1)", (4, 6), lambda P, L, S: nn.Linear(6, 3)),
+    ("scale: parameter((4, 1, 1), init=1e-6)", (4, 5, 6), lambda P, L, S: _Scaled((4, 1, 1), 1e-6)),
+    ("scale: parameter(6, init=0.5)", (4, 5, 6), lambda P, L, S: _Scaled((6,), 0.5)),
+    ("stochasticdepth(0.3)", (4, 5, 6), lambda P, L, S: S(0.3, "row")),
+]
+
+
+@pytest.mark.parametrize("body, shape, meaning", CHANNELS_LAST, ids=[case[0] for case in CHANNELS_LAST])
+def test_channels_last_layers_compute_what_torch_computes(body, shape, meaning):
+    """The generated module loads the torch model's state_dict (strict) and gives the same
+    outputs, input gradients and parameter gradients in float64; counts and MACs as torch's."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from cnnspec.analysis.compute import totals
+    from cnnspec.codegen.module import generate_module
+    from cnnspec.codegen.verify import build_generated
+
+    reference = meaning(*_torchvision_ops()).double().eval()
+    if not isinstance(reference, (nn.Sequential, _Scaled)):
+        reference = nn.Sequential(reference)  # the layer is the net's child "0"
+    analysis = analyze(Source("layer.cnn", f"net Layer {{\n    input {'x'.join(map(str, shape))}\n    {body}\n}}\n"))
+    assert not analysis.errors, [f"{d.code} {d.message}" for d in analysis.errors]
+    ours = build_generated(generate_module(analysis, "layer.cnn"), device="cpu").double().eval()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for tensor in reference.state_dict().values():
+            tensor.copy_(torch.randn(tensor.shape, generator=generator, dtype=tensor.dtype))
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    assert count_params(reference) == count_params(ours) == analysis.graph.totals()["params"]
+    assert count_buffers(reference) == count_buffers(ours) == analysis.graph.totals()["buffers"]
+
+    x = torch.randn((2, *shape), generator=generator, dtype=torch.float64)
+    x_ours, x_ref = x.clone().requires_grad_(), x.clone().requires_grad_()
+    with FlopCounterMode(display=False) as counter:
+        out = ours(x_ours)
+    expected = reference(x_ref)
+    graph = analysis.graph
+    assert tuple(out.shape) == (2, *graph.nodes[graph.output.node].outputs[graph.output.index])
+    assert torch.equal(out, expected)
+    assert counter.get_total_flops() == 2 * 2 * totals(graph).macs
+    seed = torch.randn(out.shape, generator=generator, dtype=torch.float64)
+    out.backward(seed)
+    expected.backward(seed)
+    assert torch.equal(x_ours.grad, x_ref.grad)
+    theirs = dict(reference.named_parameters())
+    for name, parameter in ours.named_parameters():
+        assert torch.equal(parameter.grad, theirs[name].grad), name
+
+
+@pytest.mark.parametrize(
+    "body, shape, code",
+    [
+        ("linear(3)", (4, 5, 6), "E305"),  # a plain linear on a spatial tensor: the forgotten flatten, as before
+        ("linear(3, axis=1)", (4, 5, 6), "E202"),  # torch's Linear acts on the last axis only
+        ("permute((0, 2, 1))", (4, 5, 6), "E202"),  # one dim per batched axis
+        ("permute((0, 2, 2, 1))", (4, 5, 6), "E202"),  # not a permutation
+        ("permute((1, 0, 2, 3))", (4, 5, 6), "E202"),  # the batch axis stays first
+        ("layernorm2d", (4, 5), "E306"),  # torchvision's LayerNorm2d permutes four axes
+        ("scale: parameter((5, 1, 1))", (4, 5, 6), "E307"),  # does not broadcast to 4 x 5 x 6
+        ("scale: parameter((1, 4, 5, 6))", (4, 5, 6), "E307"),  # would broadcast over the batch
+    ],
+)
+def test_channels_last_layers_reject_what_they_cannot_mean(body, shape, code):
+    analysis = analyze(Source("layer.cnn", f"net Layer {{\n    input {'x'.join(map(str, shape))}\n    {body}\n}}\n"))
+    assert [d.code for d in analysis.errors] == [code]

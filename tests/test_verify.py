@@ -203,3 +203,15 @@ def test_verify_cli_prints_the_numeric_line_and_can_skip_it():
     assert result.stdout.splitlines()[1].startswith("verified: outputs, input and parameter gradients and buffers equal")
     quick = run("verify", RESNET18, "--input", "3x32x32", "--no-numeric")
     assert quick.exit_code == 0 and quick.stdout.splitlines() == result.stdout.splitlines()[:1]
+def test_verify_reports_a_parameter_that_disagrees():
+    text = "net P {\n    input 4x5x5\n    conv(4, k=1)\n    scale: parameter((4, 1, 1))\n}\n"
+    analysis = analyze(Source("p.cnn", text))
+    generated = generate_module(analysis, "p.cnn")
+    node(analysis.graph, "scale").params = 5
+    assert verify(analysis, generated).problems == [
+        "scale (Parameter): parameters torch 4, cnnspec 5",
+        "total parameters: torch 24, cnnspec 25",
+    ]
+    node(analysis.graph, "scale").params = 4
+    elsewhere = generated._replace(body=generated.body.replace("self.scale", "self.other"))
+    assert verify(analysis, elsewhere).problems == ["scale (Parameter): no such parameter in the generated model"]

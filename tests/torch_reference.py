@@ -2,8 +2,9 @@
 
 Every module node becomes `getattr(torch.nn, node.op)(**node.hparams)`, exactly as cnnspec
 resolved the constructor arguments, so a wrong or misspelt hparam fails here. Functional
-nodes map onto torch functions; the two ops torch.nn lacks (LayerScale, StochasticDepth)
-get small stand-ins with torch's (and torchvision's) parameter layout.
+nodes map onto torch functions; the ops torch.nn lacks (LayerScale, StochasticDepth, Permute,
+LayerNorm2d, a module's own Parameter) get small stand-ins with torch's (and torchvision's)
+parameter layout.
 
 `ReferenceNet(graph)` is built on the meta device by default: no memory, no compute, but
 torch's own shape rules and checks run. `forward` runs the nodes in graph order and
@@ -55,7 +56,44 @@ class StochasticDepth(nn.Module):
         return x
 
 
-CUSTOM_MODULES = {"LayerScale": LayerScale, "StochasticDepth": StochasticDepth}
+class Permute(nn.Module):
+    """torchvision.ops.misc.Permute: torch.permute(x, dims)."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = list(dims)
+
+    def forward(self, x):
+        return torch.permute(x, self.dims)
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision.models.convnext.LayerNorm2d: layer norm over the channels of N x C x H x W."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class Parameter(nn.Module):
+    """A bare parameter multiplied in (ConvNeXt's layer_scale); here held by a module of its own."""
+
+    def __init__(self, shape, init: float = 1.0):
+        super().__init__()
+        self.weight = nn.Parameter(torch.full(tuple(shape), float(init)))
+
+    def forward(self, x):
+        return x * self.weight
+
+
+CUSTOM_MODULES = {
+    "LayerScale": LayerScale,
+    "StochasticDepth": StochasticDepth,
+    "Permute": Permute,
+    "LayerNorm2d": LayerNorm2d,
+    "Parameter": Parameter,
+}
 
 
 def build_module(op: str, hparams: dict, device="meta") -> nn.Module:

@@ -67,7 +67,7 @@ class CodegenError(Exception):
 
 
 PER_AXIS = {"kernel_size", "stride", "padding", "output_padding", "dilation", "output_size", "size", "scale_factor"}
-CUSTOM_CLASSES = ("LayerScale", "StochasticDepth")  # torch.nn lacks them: defined in the file
+CUSTOM_CLASSES = ("LayerScale", "StochasticDepth", "Permute", "LayerNorm2d")  # torch.nn lacks them: defined in the file
 
 
 def _family(op: str) -> str:
@@ -202,6 +202,8 @@ class Generator:
     def _scope_kind(self, scope: Scope) -> str | None:
         """'sequential' (an nn.Sequential subclass), 'module' (a class with a forward), or
         None: an nn.Sequential written in place (a labelled chain that is no definition)."""
+        if any(not isinstance(child, Scope) and child.kind.owned_parameter for child in scope.children.values()):
+            return "module"  # a bare parameter is the attribute of a class whose forward applies it
         chain = is_chain(scope, self.consumers, self.graph.output)
         if scope.path in self.graph.submodules:
             numbered = [step.attr for step in scope.steps] == [str(i) for i in range(len(scope.steps))]
@@ -217,6 +219,9 @@ class Generator:
         return Call("nn.Sequential", (Call("OrderedDict", (pairs,)),))
 
     def _layer(self, owner: Instance, node):
+        if node.kind.owned_parameter:
+            shape = ListOf(tuple(owner.slot(size, "shape", None) for size in node.hparams["shape"]), "()")
+            return Call("nn.Parameter", (Call("torch.full", (shape, owner.slot(float(node.hparams["init"]), "init", None))),))
         positional, defaults = node.kind.torch_positional, node.kind.torch_defaults
         args = []
         for key, value in node.hparams.items():
@@ -273,6 +278,8 @@ class Generator:
         operands = tuple(Code(a) for a in args)
         if step.attr is not None:
             attr = attributes[step.attr]
+            if step.node is not None and step.node.kind.owned_parameter:
+                return Operators("*", (*operands, Code(f"self.get_parameter({literal(attr)})" if not python_attribute(attr) else f"self.{attr}")))
             return Call(f"self.get_submodule({literal(attr)})" if not python_attribute(attr) else f"self.{attr}", operands)
         node = step.node
         if node.op in ("Add", "Mul"):
@@ -354,7 +361,8 @@ class Generator:
             lines.append(f"{body}super().__init__()")
             for attr, expr in init:
                 if not python_attribute(attr):
-                    lines += statement("", Call("self.add_module", (Code(literal(attr)), expr)), "", body)
+                    register = "self.register_parameter" if _is_parameter(expr) else "self.add_module"
+                    lines += statement("", Call(register, (Code(literal(attr)), expr)), "", body)
                 else:
                     lines += statement(f"self.{attr} = ", expr, "", body)
         if first.forward:
@@ -411,6 +419,10 @@ def _attributes(scope: Scope) -> dict[str, str]:
         attributes[attr] = layer_attribute(_family(child.op), taken) if attr in stateless else attr
         taken.add(attributes[attr])
     return attributes
+
+
+def _is_parameter(expr) -> bool:
+    return isinstance(expr, Call) and expr.function == "nn.Parameter"
 
 
 def _assignment(targets: list[str], target: str, expr, indent: str) -> list[str]:
@@ -599,5 +611,25 @@ CUSTOM_CLASS_TEXT = {
         if survival > 0.0:
             noise.div_(survival)
         return x * noise
+''',
+    "Permute": '''class Permute(nn.Module):
+    """torchvision.ops.misc.Permute: reorders the axes, torch.permute(x, dims)."""
+
+    def __init__(self, dims: tuple[int, ...]) -> None:
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.permute(x, self.dims)
+''',
+    "LayerNorm2d": '''class LayerNorm2d(nn.LayerNorm):
+    """torchvision's LayerNorm2d (ConvNeXt): layer norm over the channels of N x C x H x W."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(
+            x, self.normalized_shape, self.weight, self.bias, self.eps
+        )
+        return x.permute(0, 3, 1, 2)
 ''',
 }

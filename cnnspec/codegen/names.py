@@ -30,7 +30,9 @@ MODULE_ATTRIBUTES = frozenset(
 )
 
 # names the generated file itself defines or imports at module level
-FILE_NAMES = frozenset({"torch", "nn", "OrderedDict", "INPUT_SHAPE", "OUTPUT_SHAPE", "build_model", "LayerScale", "StochasticDepth"})
+FILE_NAMES = frozenset(
+    {"torch", "nn", "OrderedDict", "INPUT_SHAPE", "OUTPUT_SHAPE", "build_model", "LayerScale", "StochasticDepth", "Permute", "LayerNorm2d"}
+)
 
 RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) | FILE_NAMES | {"self"}
 

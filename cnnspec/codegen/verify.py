@@ -109,10 +109,11 @@ class _Recorder:
 
         keep = keep or _shapes
         self.modules = dict(model.named_modules())
+        self.parameters = dict(model.named_parameters())
         self.outputs: dict[str, list] = {}  # module path -> outputs of each call
         self.calls: dict[str, list] = {}  # module path -> outputs of its forward's add/cat/... calls
         self.stack: list[str] = []
-        functional_scopes = {node.name.rpartition(".")[0] for node in graph.nodes if node.kind.functional}
+        functional_scopes = {node.name.rpartition(".")[0] for node in graph.nodes if _computed_in_forward(node)}
         recorder = self
 
         class Mode(TorchFunctionMode):
@@ -150,11 +151,13 @@ def _compare_nodes(graph, module_paths: dict[str, str], recorder: _Recorder, bat
     for node, module, call, seen in _recorded_by_node(graph, module_paths, recorder):
         expected = tuple((batch, *shape) for shape in node.outputs)
         where = f"{node.name} ({node.op})"
-        if not node.kind.functional and module is None:
+        if not _computed_in_forward(node) and module is None:
             problems.append(f"{where}: no such module in the generated model")
             continue
         if module is not None and call == 0:
             problems += _counts(where, node, module)
+        if node.kind.owned_parameter:
+            problems += _parameter_counts(where, node, recorder.parameters.get(module_paths.get(node.name, node.name)))
         if seen != expected:
             problems.append(f"{where}: output shape torch {_show(seen)}, cnnspec {_show(expected)}")
     return problems
@@ -167,7 +170,7 @@ def _recorded_by_node(graph, module_paths: dict[str, str], recorder: _Recorder):
     applied: dict[str, int] = {}  # module path -> calls matched so far
     functional_seen: dict[str, int] = {}  # scope path -> records consumed so far
     for node in graph.nodes[1:]:
-        if node.kind.functional:
+        if _computed_in_forward(node):
             scope = node.name.rpartition(".")[0]
             calls = max(len(node.inputs) - 1, 1) if node.op in ("Add", "Mul") else 1
             start = functional_seen.get(scope, 0)
@@ -181,6 +184,19 @@ def _recorded_by_node(graph, module_paths: dict[str, str], recorder: _Recorder):
         applied[path] = index + 1
         calls = recorder.outputs.get(path, [])
         yield node, module, index, calls[index] if index < len(calls) else None
+
+
+def _computed_in_forward(node) -> bool:
+    """Nodes the generated forwards compute themselves: merges, splits, `x * self.<parameter>`."""
+    return node.kind.functional or node.kind.owned_parameter
+
+
+def _parameter_counts(where: str, node, parameter) -> list[str]:
+    if parameter is None:
+        return [f"{where}: no such parameter in the generated model"]
+    if parameter.numel() != node.params:
+        return [f"{where}: parameters torch {parameter.numel():,}, cnnspec {node.params:,}"]
+    return []
 
 
 def _counts(where: str, node, module) -> list[str]:

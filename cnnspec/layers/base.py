@@ -98,6 +98,9 @@ class LayerKind:
     row_type: str = ""
     fold: bool = False
     functional: bool = False
+    # a bare nn.Parameter of the enclosing module, named by the layer's label and applied by
+    # that module's forward (`x * self.layer_scale`): no nn.Module of its own
+    owned_parameter: bool = False
     summary: str = ""
     arity: int = 1  # number of input tensors; 0 means any number >= 1
 

@@ -1,4 +1,4 @@
-"""Normalisation layers: BatchNorm, GroupNorm, LayerNorm, InstanceNorm, LocalResponseNorm."""
+"""Normalisation layers: BatchNorm, GroupNorm, LayerNorm, LayerNorm2d, InstanceNorm, LocalResponseNorm."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from cnnspec.layers.base import (
     int_or_tuple,
     number,
     optional,
+    spatial_rank,
 )
 
 # Operation counts per element (docs/compute-and-memory.md): computing the statistics (a sum
@@ -189,6 +190,38 @@ class LayerNorm(LayerKind):
         return Saved(inputs=(0,), elements=2 * groups)
 
 
+class LayerNorm2d(LayerKind):
+    """torchvision's LayerNorm2d (ConvNeXt): an nn.LayerNorm over the channels of a
+    channels-first C x H x W tensor, each position normalised on its own."""
+
+    torch_template = "torchvision.models.convnext.LayerNorm2d"
+    torch_positional = ("normalized_shape",)  # the class the generated file defines
+    torch_defaults = LayerNorm.torch_defaults
+    names = ("layernorm2d",)
+    row_type = "Layer normalization"
+    fold = True
+    summary = "layer normalization over the channels of C x H x W, at each position (torchvision's LayerNorm2d)"
+    args = LayerNorm.args[1:]
+
+    def infer(self, args, inputs):
+        (shape,) = inputs
+        spatial_rank(self, shape, 2)
+        channels, affine = shape[0], args["elementwise_affine"]
+        params = channels * (affine + (affine and args["bias"]))
+        hparams = dict(normalized_shape=channels, eps=args["eps"], elementwise_affine=affine, bias=args["bias"])
+        return Inferred("LayerNorm2d", hparams, (shape,), params)
+
+    def cost(self, node, input_shapes):
+        h = node.hparams
+        affine = h["elementwise_affine"] + (h["elementwise_affine"] and h["bias"])
+        return Cost(0, (_STATISTICS + _NORMALISE + affine) * prod(node.output))
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        # layer_norm on the channels-last view keeps that view (the input's storage) and a
+        # mean and 1/std per position
+        return Saved(inputs=(0,), elements=2 * prod(node.output[1:]))
+
+
 class LocalResponseNorm(LayerKind):
     torch_template = "nn.LocalResponseNorm"
     torch_positional = ("size",)
@@ -222,4 +255,4 @@ class LocalResponseNorm(LayerKind):
 
 
 KINDS = [BatchNorm(d) for d in (None, 1, 2, 3)] + [InstanceNorm(d) for d in (None, 1, 2, 3)]
-KINDS += [GroupNorm(), LayerNorm(), LocalResponseNorm()]
+KINDS += [GroupNorm(), LayerNorm(), LayerNorm2d(), LocalResponseNorm()]

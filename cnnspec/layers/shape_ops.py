@@ -1,5 +1,6 @@
-"""Layers that move, reshape or resize: flatten, linear, dropout, identity, upsample,
-pixel shuffle, zero padding, channel shuffle, channel split, layer scale, stochastic depth."""
+"""Layers that move, reshape or resize: flatten, permute, linear, dropout, identity, upsample,
+pixel shuffle, zero padding, channel shuffle, channel split, layer scale, a module's own
+parameter, stochastic depth."""
 
 from __future__ import annotations
 
@@ -64,34 +65,78 @@ class Flatten(MovesData, LayerKind):
         return {0: 0}  # a view
 
 
+class Permute(MovesData, LayerKind):
+    torch_template = "torchvision.ops.misc.Permute"
+    torch_positional = ("dims",)  # the class the generated file defines
+    names = ("permute",)
+    row_type = "Permute"
+    fold = True
+    summary = "reorder the axes, torch numbering (0 is the batch, which stays first): (0, 2, 3, 1) makes C x H x W channels-last"
+    args = (ArgSpec("dims", int_or_tuple),)
+
+    def infer(self, args, inputs):
+        (shape,) = inputs
+        dims = args["dims"] if isinstance(args["dims"], tuple) else (args["dims"],)
+        rank = len(shape) + 1
+        if len(dims) != rank:
+            raise LayerError("E202", f"permute: {len(dims)} dims for the {rank}-D batched input N x {format_shape(shape)}", arg="dims")
+        if not all(-rank <= d < rank for d in dims) or sorted(d % rank for d in dims) != list(range(rank)):
+            raise LayerError("E202", f"permute: dims {dims!r} are not a permutation of the axes 0..{rank - 1}", arg="dims")
+        if dims[0] % rank != 0:
+            raise LayerError("E202", f"permute: dims {dims!r} move the batch axis; its dim must stay 0 first", arg="dims")
+        batched = (1, *shape)
+        return Inferred("Permute", dict(dims=dims), (tuple(batched[d] for d in dims[1:]),))
+
+    def receptive_step(self, node, input_shapes):
+        """Each output element is one input element: the windows are kept. cnnspec's receptive
+        fields follow the network input's spatial axes and do not track the reordering: layers
+        applied to a channels-last tensor are read as acting on its channels (docs/receptive-field.md)."""
+        return super().receptive_step(node, input_shapes)
+
+    def aliases(self, node):
+        return {0: 0}  # a view
+
+
 class Linear(LayerKind):
     torch_template = "nn.Linear"
     torch_positional = ("in_features", "out_features")
     torch_defaults = {"bias": True}
     names = ("linear", "fc")
     row_type = "Fully connected"
-    summary = "fully connected layer; in_features comes from the (flat) input"
-    args = (ArgSpec("out", int_at_least(1), aliases=("out_features",)), ArgSpec("bias", boolean, True))
+    summary = "fully connected layer; in_features comes from the (flat) input, or its last axis with axis=-1"
+    args = (
+        ArgSpec("out", int_at_least(1), aliases=("out_features",)),
+        ArgSpec("bias", boolean, True),
+        ArgSpec("axis", optional(integer), None),
+    )
 
     def infer(self, args, inputs):
         (shape,) = inputs
-        if len(shape) != 1:
+        if args["axis"] not in (None, -1):
+            raise LayerError("E202", f"linear: axis {args['axis']!r}: torch's Linear acts on the last axis only (axis=-1)", arg="axis")
+        if len(shape) != 1 and args["axis"] is None:
             raise LayerError(
                 "E305",
                 f"linear on the {len(shape) - 1}-D spatial tensor {format_shape(shape)}: torch's Linear would act on "
                 f"the last axis only (in_features={shape[-1]}); add `flatten` before it",
             )
-        features, out = shape[0], args["out"]
+        features, out = shape[-1], args["out"]
         params = out * features + (out if args["bias"] else 0)
-        return Inferred("Linear", dict(in_features=features, out_features=out, bias=args["bias"]), ((out,),), params)
+        hparams = dict(in_features=features, out_features=out, bias=args["bias"])
+        return Inferred("Linear", hparams, ((*shape[:-1], out),), params)
 
     def receptive_step(self, node, input_shapes):
-        return None  # every output reads every feature: the whole input
+        """Flat: every output reads every feature, the whole input (None). On the last axis of
+        a larger tensor (axis=-1): elementwise, the last axis read as the channels of a
+        channels-last tensor, as ConvNeXt applies it (docs/receptive-field.md)."""
+        return None if len(input_shapes[0]) == 1 else super().receptive_step(node, input_shapes)
 
     def cost(self, node, input_shapes):
-        """MACs as torch's flop counter (addmm): in_features x out_features; bias adds are other ops."""
+        """MACs as torch's flop counter (addmm / mm): in_features x out_features at each position
+        of the other axes; bias adds are other ops."""
         h = node.hparams
-        return Cost(h["in_features"] * h["out_features"], h["out_features"] if h["bias"] else 0)
+        positions = prod(node.output[:-1])
+        return Cost(positions * h["in_features"] * h["out_features"], positions * h["out_features"] if h["bias"] else 0)
 
     def saved_for_backward(self, node, input_shapes, needs_grad):
         return Saved(inputs=(0,))  # addmm keeps the input (and the weight, a parameter)
@@ -390,6 +435,43 @@ class LayerScale(LayerKind):
         return Saved(inputs=(0,))  # x * gamma keeps x (and gamma, a parameter)
 
 
+class OwnedParameter(LayerKind):
+    """x * p for a learnable p of a given shape, broadcast as torch does, held by the enclosing
+    module under the layer's label (ConvNeXt's `layer_scale`, state_dict key `<module>.layer_scale`)."""
+
+    torch_template = "an nn.Parameter of the enclosing module, multiplied in: x * self.<label>"
+    torch_positional = ("shape", "init")
+    names = ("parameter",)
+    row_type = "Parameter"
+    fold = True
+    owned_parameter = True
+    summary = (
+        "multiply by a learnable parameter of `shape` (broadcast), initialised to `init`, kept by the enclosing module under the label"
+    )
+    args = (ArgSpec("shape", int_or_tuple), ArgSpec("init", number, 1.0))
+
+    def infer(self, args, inputs):
+        (shape,) = inputs
+        wanted = args["shape"] if isinstance(args["shape"], tuple) else (args["shape"],)
+        if min(wanted) < 1:
+            raise LayerError("E202", f"parameter: shape {wanted!r} has an axis below 1", arg="shape")
+        trailing = shape[len(shape) - len(wanted) :]
+        if len(wanted) > len(shape) or any(w not in (1, s) for w, s in zip(wanted, trailing)):
+            raise LayerError(
+                "E307",
+                f"parameter: shape {format_shape(wanted)} does not broadcast to the input {format_shape(shape)} "
+                "(each axis must be 1 or the input's, aligned from the last)",
+                arg="shape",
+            )
+        return Inferred("Parameter", dict(shape=wanted, init=args["init"]), (shape,), prod(wanted))
+
+    def cost(self, node, input_shapes):
+        return Cost(0, prod(node.output))  # one multiply per element
+
+    def saved_for_backward(self, node, input_shapes, needs_grad):
+        return Saved(inputs=(0,))  # x * p keeps x (and p, a parameter)
+
+
 def _split_sizes_arg(kind, arg, value):
     if isinstance(value, tuple):
         return int_or_tuple(kind, arg, value)
@@ -398,6 +480,7 @@ def _split_sizes_arg(kind, arg, value):
 
 KINDS = [
     Flatten(),
+    Permute(),
     Linear(),
     Passthrough(("dropout",), "Dropout", (ArgSpec("p", probability, 0.5), ArgSpec("inplace", boolean, False)), "dropout", "Dropout"),
     Passthrough(("identity",), "Identity", summary="does nothing (a placeholder)"),
@@ -413,6 +496,7 @@ KINDS = [
     PixelShuffle(),
     ChannelShuffle(),
     LayerScale(),
+    OwnedParameter(),
     Split(("chunk",), "Chunk", ArgSpec("chunks", int_at_least(1))),
     Split(("split",), "Split", ArgSpec("sizes", _split_sizes_arg, aliases=("split_size", "sections"))),
 ] + [ZeroPad(d) for d in (None, 1, 2, 3)]
