@@ -198,3 +198,73 @@ def test_the_one_net_commands_name_the_nets(tmp_path):
         assert result.exit_code == 1, command
         assert "error[E209]: the file defines several nets (Small, Large); choose one with --net" in result.stderr
     assert run("codegen", "--net", "Large", path).exit_code == 0
+
+
+# ---- the generated build_model(**params) ----------------------------------------------------
+
+
+def generated_module(tmp_path, path, *options, name="generated"):
+    """The module `cnnspec codegen PATH OPTIONS` writes, imported."""
+    import importlib.util
+
+    target = tmp_path / f"{name}.py"
+    result = run("codegen", path, *options, "-o", target, "-q")
+    assert result.exit_code == 0, result.output
+    spec = importlib.util.spec_from_file_location(name, target)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def shapes(model) -> dict:
+    return {key: tuple(value.shape) for key, value in model.state_dict().items()}
+
+
+def test_build_model_takes_a_parameter_that_only_sets_hyperparameters(tmp_path):
+    torch = pytest.importorskip("torch")
+    default = generated_module(tmp_path, RESNET18)
+    ten = generated_module(tmp_path, RESNET18, "--set", "classes=10", name="ten")
+    model = default.build_model(classes=10)
+    assert model.fc.out_features == 10
+    assert shapes(model) == shapes(ten.build_model())  # the same keys, the same shapes
+    assert shapes(default.build_model()) != shapes(model) and default.build_model().fc.out_features == 1000
+    with torch.no_grad():
+        assert model.to("meta")(torch.empty(2, *default.INPUT_SHAPE, device="meta")).shape == (2, 10)
+    assert default.OUTPUT_SHAPE == (1000,) and ten.OUTPUT_SHAPE == (10,)
+    assert "def build_model(classes: int = 10) -> nn.Module:" in (tmp_path / "ten.py").read_text()
+
+
+def test_build_model_threads_linear_functions_through_module_classes(tmp_path):
+    unet = ROOT / "examples" / "unet.cnn"
+    default = generated_module(tmp_path, unet)
+    other = generated_module(tmp_path, unet, "--set", "base=8", "--set", "classes=3", name="other")
+    assert shapes(default.build_model(base=8, classes=3)) == shapes(other.build_model())
+    text = (tmp_path / "generated.py").read_text()
+    assert "self.enc2 = DoubleConv(base, 2 * base)" in text and "self.head = nn.Conv2d(base, classes, kernel_size=1)" in text
+    assert "OUTPUT_SHAPE = (2, 64, 64)  # with the default parameters; in general (classes, 64, 64)" in text
+
+
+STRUCTURAL = """net S(classes=10, depth=2, wide=false, drop=0.25, grow=8, mid=grow * 2) {
+    input 3x8x8
+    conv(grow, k=3, pad=1) * depth
+    if wide { conv(32, k=1) }
+    conv(mid, k=1)
+    dropout(drop)
+    adaptiveavgpool((1, 1)) -> flatten -> linear(classes)
+}
+"""
+
+
+def test_build_model_refuses_other_values_of_a_structural_parameter(tmp_path):
+    module = generated_module(tmp_path, write(tmp_path, STRUCTURAL))
+    assert module.build_model(classes=4).state_dict()["6.weight"].shape == (4, 16)
+    for name, value in (("depth", 3), ("wide", True), ("drop", 0.5), ("grow", 4), ("mid", 8)):
+        with pytest.raises(ValueError, match=f"generated with {name}=.*cnnspec codegen m.cnn --set {name}=VALUE"):
+            module.build_model(**{name: value})
+    assert module.build_model(depth=2, wide=False, drop=0.25).state_dict().keys() == module.build_model().state_dict().keys()
+
+
+def test_a_net_without_parameters_keeps_its_plain_build_model(tmp_path):
+    module = generated_module(tmp_path, write(tmp_path, "net N {\n    input 3x4x4\n    conv(2, k=3)\n}\n"))
+    assert "def build_model() -> nn.Module:" in (tmp_path / "generated.py").read_text()
+    assert module.build_model().state_dict()["0.weight"].shape == (2, 3, 3, 3)
