@@ -48,7 +48,10 @@ class _Parsed(NamedTuple):
 def analyze(source: Source, net: str | None = None, input_shape: Shape | None = None, params: dict | None = None) -> Analysis:
     """Parse, expand and check one source file's net (its only one, or `net`); every problem
     becomes a diagnostic. `params`: net parameter values that replace the declared defaults."""
-    parsed = _parse(source)
+    return _analyze_one(source, _parse(source), net, input_shape, params)
+
+
+def _analyze_one(source: Source, parsed: _Parsed, net: str | None, input_shape, params) -> Analysis:
     result = _new_analysis(source, parsed, parsed.diagnostics, input_shape, params)
     used: set = set()
     if parsed.table is not None:
@@ -64,7 +67,7 @@ def analyze_nets(source: Source, input_shape: Shape | None = None, params: dict 
     suppression comment) comes with the net whose definition holds its line, else the first."""
     parsed = _parse(source)
     if parsed.table is None or len(parsed.nets) < 2:
-        return [analyze(source, None, input_shape, params)]
+        return [_analyze_one(source, parsed, None, input_shape, params)]  # parsed once: large files
     analyses = [_new_analysis(source, parsed, [], input_shape, params) for _ in parsed.nets]
     for diagnostic in parsed.diagnostics:
         _owner(parsed, analyses, diagnostic).diagnostics.append(diagnostic)
