@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import keyword
+from typing import NamedTuple
 
-from cnnspec.analysis.aliasing import inplace_hazards
 from cnnspec.analysis.compute import costs
 from cnnspec.analysis.receptive import receptive_fields
+from cnnspec.analysis.aliasing import inplace_hazards
 from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, position, warning
 from cnnspec.expand import Expander
 from cnnspec.expressions import suggest
 from cnnspec.fastparse import parse_definitions
 from cnnspec.ir import Graph, Shape
 from cnnspec.source import Source, Span
+from cnnspec.suppress import apply_suppressions, read_suppressions, unused_suppressions
 from cnnspec.syntax import Definition, Expect, Param, Variant
 
 
@@ -24,6 +26,8 @@ class Analysis:
         self.nets: tuple[str, ...] = ()
         self.receptive: dict = {}  # node id -> RF (cnnspec.analysis.receptive), when the graph is clean
         self.costs: dict = {}  # node id -> Cost (cnnspec.analysis.compute), when the graph is clean
+        self.input_override: Shape | None = None  # the input size given instead of the declared one
+        self.params: dict = {}  # net parameter values given instead of the declared defaults
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -34,26 +38,105 @@ class Analysis:
         return [d for d in self.diagnostics if not d.is_error]
 
 
-def analyze(source: Source, net: str | None = None, input_shape: Shape | None = None) -> Analysis:
-    """Parse, expand and check one source file; every problem becomes a diagnostic."""
-    result = Analysis(source)
+class _Parsed(NamedTuple):
+    """A file read once, for the analysis of one or each of its nets."""
+
+    table: dict[str, Definition] | None  # None: a syntax error
+    nets: tuple[str, ...]
+    diagnostics: list[Diagnostic]  # about the file as a whole: its syntax, definitions and suppression comments
+    suppressions: list
+
+
+def analyze(source: Source, net: str | None = None, input_shape: Shape | None = None, params: dict | None = None) -> Analysis:
+    """Parse, expand and check one source file's net (its only one, or `net`); every problem
+    becomes a diagnostic. `params`: net parameter values that replace the declared defaults."""
+    return _analyze_one(source, _parse(source), net, input_shape, params)
+
+
+def _analyze_one(source: Source, parsed: _Parsed, net: str | None, input_shape, params) -> Analysis:
+    result = _new_analysis(source, parsed, parsed.diagnostics, input_shape, params)
+    used: set = set()
+    if parsed.table is not None:
+        used = _analyze_net(result, parsed, _choose_net(parsed.table, result, net))
+    if net is None or len(parsed.nets) == 1:  # every net analysed: a suppression unused here is unused
+        _report_unused(parsed, [result], used)
+    return _finish(result)
+
+
+def analyze_nets(source: Source, input_shape: Shape | None = None, params: dict | None = None) -> list[Analysis]:
+    """One analysis per net of the file, in file order (`check` without --net); a file without
+    several nets: analyze()'s one. A diagnostic about the file as a whole (a definition, a
+    suppression comment) comes with the net whose definition holds its line, else the first."""
+    parsed = _parse(source)
+    if parsed.table is None or len(parsed.nets) < 2:
+        return [_analyze_one(source, parsed, None, input_shape, params)]  # parsed once: large files
+    analyses = [_new_analysis(source, parsed, [], input_shape, params) for _ in parsed.nets]
+    for diagnostic in parsed.diagnostics:
+        _owner(parsed, analyses, diagnostic).diagnostics.append(diagnostic)
+    used: set = set()
+    for result, name in zip(analyses, parsed.nets):
+        used |= _analyze_net(result, parsed, parsed.table[name])
+    _report_unused(parsed, analyses, used)
+    return [_finish(result) for result in analyses]
+
+
+def _parse(source: Source) -> _Parsed:
     try:
         definitions = _definitions(source)
     except CnnspecError as exc:  # syntax errors: the file is not analysed further
-        result.diagnostics.extend(getattr(exc, "diagnostics", None) or [exc.diagnostic])
-        return result
-    table = _definition_table(definitions, result.diagnostics)
-    result.nets = tuple(name for name, d in table.items() if d.kind == "net")
-    chosen = _choose_net(table, result, net)
-    if chosen is not None:
-        result.graph = Expander(table, result.diagnostics).expand(chosen, input_shape)
-        if not result.errors:
-            result.diagnostics.extend(graph_warnings(result.graph))
-            result.diagnostics.extend(inplace_hazards(result.graph))
-            result.diagnostics = _suggest_clean_sizes(result.graph, result.diagnostics)
-            result.receptive, receptive_warnings = receptive_fields(result.graph)
-            result.diagnostics.extend(receptive_warnings)
-            result.costs = costs(result.graph)
+        return _Parsed(None, (), list(getattr(exc, "diagnostics", None) or [exc.diagnostic]), [])
+    diagnostics: list[Diagnostic] = []
+    table = _definition_table(definitions, diagnostics)
+    suppressions, problems = read_suppressions(source.text)
+    nets = tuple(name for name, d in table.items() if d.kind == "net")
+    return _Parsed(table, nets, diagnostics + problems, suppressions)
+
+
+def _new_analysis(source, parsed: _Parsed, diagnostics, input_shape, params) -> Analysis:
+    result = Analysis(source)
+    result.diagnostics = list(diagnostics)
+    result.nets = parsed.nets
+    result.input_override, result.params = input_shape, dict(params or {})
+    return result
+
+
+def _analyze_net(result: Analysis, parsed: _Parsed, chosen: Definition | None) -> set:
+    """Expand and check the net `chosen` (None: none to check); the suppressions it used."""
+    if chosen is None:
+        return set()
+    result.graph = Expander(parsed.table, result.diagnostics).expand(chosen, result.input_override, result.params)
+    if not result.errors:
+        result.diagnostics.extend(graph_warnings(result.graph))
+        result.diagnostics.extend(inplace_hazards(result.graph))
+        result.diagnostics = _suggest_clean_sizes(result.graph, result.diagnostics)
+        result.receptive, receptive_warnings = receptive_fields(result.graph)
+        result.diagnostics.extend(receptive_warnings)
+        result.costs = costs(result.graph)
+    result.diagnostics, used = apply_suppressions(result.diagnostics, parsed.suppressions)
+    return used
+
+
+def _report_unused(parsed: _Parsed, analyses: list[Analysis], used: set) -> None:
+    """W405 for the suppressions that no net used. Not while a net has errors: the checks
+    that would have used them did not run."""
+    if not parsed.suppressions or any(result.errors for result in analyses):
+        return
+    for diagnostic in unused_suppressions(parsed.suppressions, used):
+        _owner(parsed, analyses, diagnostic).diagnostics.append(diagnostic)
+
+
+def _owner(parsed: _Parsed, analyses: list[Analysis], diagnostic: Diagnostic) -> Analysis:
+    """Of the analyses of the file's nets (in order), that of the net whose definition holds
+    the diagnostic's line; else the first."""
+    line = diagnostic.span.line if diagnostic.span else 0
+    for result, name in zip(analyses, parsed.nets):
+        definition = parsed.table[name]
+        if definition.span.line <= line <= definition.span.end_line:
+            return result
+    return analyses[0]
+
+
+def _finish(result: Analysis) -> Analysis:
     result.diagnostics.sort(key=position)
     result.diagnostics = _unique(result.diagnostics)
     return result

@@ -51,6 +51,8 @@ CODES = {
     "W402": "conv bias followed by batch norm",
     "W403": "merged paths with misaligned receptive fields (different jump or centre)",
     "W404": "the last spatial layer's receptive field does not cover the input",
+    "W405": "suppression comment that silences nothing",
+    "W406": "invalid suppression comment",
     "E500": "expectation failed (a contract on the net's totals)",
     "E501": "invalid expectation (unknown quantity or not a comparison)",
     "E502": "expectation outside a net",

@@ -111,7 +111,8 @@ class Expander:
 
     # ---- entry point --------------------------------------------------------------
 
-    def expand(self, net: Definition, input_shape: Shape | None = None) -> Graph:
+    def expand(self, net: Definition, input_shape: Shape | None = None, params: dict | None = None) -> Graph:
+        """`params`: net parameter values that replace the declared defaults (`--set`)."""
         self.graph = Graph(net.name)
         self.names: dict[str, Node] = {}
         self.functional_suffixes: dict[str, int] = {}  # "add" -> the last suffix given, so naming stays linear
@@ -121,7 +122,8 @@ class Expander:
         # (kind, (argument name or None, exact value) per argument) -> Binding, for calls that bound
         self.bindings: dict[tuple, Binding] = {}
         frame = self._frame(values={}, input=None)
-        frame.values.update(self._net_values(net, frame))
+        self._net_values(net, params or {}, frame)
+        self.graph.params = dict(frame.values)
         body = list(net.body)
         declared = body.pop(0) if body and isinstance(body[0], InputDecl) else None
         if declared is None:  # an input declared later: one error there, and the analysis goes on with it
@@ -152,15 +154,22 @@ class Expander:
         frame.environment = FrameEnvironment(self, frame)
         return frame
 
-    def _net_values(self, net: Definition, frame: Frame) -> dict:
+    def _net_values(self, net: Definition, overrides: dict, frame: Frame) -> dict:
+        """The net's parameters into `frame.values`: the overrides (`--set`), else the defaults in order."""
         values = frame.values
         for param in net.params:
+            if param.name in overrides:  # a later default may use it: `net N(base=32, wide=base * 2)`
+                values[param.name] = overrides[param.name]
+                continue
             if param.default is None:
                 self._report(error("E203", f"net parameter '{param.name}' needs a default value", param.span), None)
                 values[param.name] = UNKNOWN
                 continue
             value = self._evaluate(param.default, values, frame)
             values[param.name] = value
+        for name in [name for name in overrides if name not in values]:
+            known = suggest(name, values) or f" (its parameters: {', '.join(values) or 'none'})"
+            self._report(error("E201", f"--set {name}: net {net.name} has no parameter '{name}'{known}", net.name_span), None)
         return values
 
     def _input_shape(self, declared: InputDecl, frame: Frame) -> Shape | None:

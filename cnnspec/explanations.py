@@ -237,6 +237,23 @@ EXPLANATIONS = {
         _net("conv(8, k=3) -> maxpool(2)", "flatten", "linear(10)"),
         "Add depth or downsampling, or use global pooling, or accept it: VGG16 and AlexNet have it too.",
     ),
+    "W405": Explanation(
+        "A `# cnnspec: ignore[CODE]` comment silences the warnings of that code on its line (or made "
+        "by a block or module called on its line), and none is there: the warning was fixed, or the "
+        "comment is on another line than the warning's place. A stale suppression would hide the next "
+        "warning of that code on its line.",
+        _net("conv(8, k=3, pad=1)  # cnnspec: ignore[W402]"),
+        "Remove the comment, or move it to the line `cnnspec check` reports the warning on (or to the "
+        "line of the call that made the layer). `--ignore W405` silences these reports for a run.",
+    ),
+    "W406": Explanation(
+        "A `# cnnspec:` comment cannot be read as a suppression: the word after `cnnspec:` is not "
+        "`ignore`, no code is named, a code is not one of cnnspec's, or it names an error, which "
+        "cannot be silenced (a file with errors has no valid analysis).",
+        _net("conv(8, k=3, pad=1)  # cnnspec: ignore[E300]"),
+        "Write `# cnnspec: ignore[W402]` or `# cnnspec: ignore W402, W404` with warning codes "
+        "(`cnnspec explain` lists them); fix errors instead of silencing them.",
+    ),
     "E500": Explanation(
         "An `expect` statement of the net does not hold: the message shows the value expected and the "
         "value cnnspec computed. Expectations pin a network's budgets (parameters, MACs, memory, "

@@ -526,3 +526,16 @@ class _Parser:
         else:
             self.at += 1
         return TupleExpr(tuple(items), self.span_from(first))
+
+
+def parse_expression(text: str):
+    """One expression, alone on one line (a `--set` value), or None if it is not one."""
+    if "\n" in text:
+        return None
+    try:
+        parser = _Parser(*_tokens(text))
+        expr = parser.expression()
+        parser.skip(("\n",))
+        return expr if parser.kind() == "EOF" else None
+    except (NotOnFastPath, CnnspecError, RecursionError, IndexError):
+        return None

@@ -71,6 +71,7 @@ class Graph:
         self.net = net
         self.nodes: list[Node] = []
         self.output: Value | None = None
+        self.params: dict = {}  # the net's parameter values: the declared defaults, or those set from outside
         self.expectations: list = []  # (syntax.Expect, the names in scope there), checked by cnnspec check
         self.submodules: dict[str, SubmoduleInfo] = {}  # module path -> the `module` definition call that made it
         self._input_shapes: list[tuple[Shape, ...] | None] = []

@@ -141,14 +141,14 @@ def test_quiet_twice_prints_only_the_diagnostics(tree):
 @pytest.mark.parametrize("output_format", ["table", "json"])
 def test_a_crash_is_one_line_and_the_other_files_are_still_checked(tree, monkeypatch, output_format):
     command = importlib.import_module("cnnspec.commands.check")  # the module, not the command it defines
-    real = command.analyze_file
+    real = command.analyze_each_net
 
-    def crash_on_bad(path, net, input_shape):
+    def crash_on_bad(path, *options):
         if path.endswith("a_bad.cnn"):
             raise RuntimeError("boom")
-        return real(path, net, input_shape)
+        return real(path, *options)
 
-    monkeypatch.setattr(command, "analyze_file", crash_on_bad)
+    monkeypatch.setattr(command, "analyze_each_net", crash_on_bad)
     result = run("check", "--format", output_format, tree)
     assert result.exit_code == 3
     message = f"{tree / 'sub' / 'a_bad.cnn'}: internal error: RuntimeError: boom (this is a bug in cnnspec; please report it)"

@@ -7,12 +7,14 @@ Cost: about 10 s (ruff runs once over all generated files; torch builds on the m
 from __future__ import annotations
 
 import ast
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -74,8 +76,11 @@ def test_parts_compose_the_file():
     assert module.imports == ("import torch", "from torch import nn")
     assert module.text == module.header + "\nimport torch\nfrom torch import nn\n\n\n" + module.body
     assert module.body.endswith(
-        "INPUT_SHAPE = (3, 224, 224)  # one sample, without the batch axis\nOUTPUT_SHAPE = (1000,)\n\n\n"
-        'def build_model() -> nn.Module:\n    """VGG16 with freshly initialised weights."""\n    return VGG16()\n'
+        "INPUT_SHAPE = (3, 224, 224)  # one sample, without the batch axis\n"
+        "OUTPUT_SHAPE = (1000,)  # with the default parameters; in general (classes,)\n\n\n"
+        "def build_model(classes: int = 1000) -> nn.Module:\n"
+        '    """VGG16 with freshly initialised weights.\n\n    Any value of classes: the layers follow it.\n    """\n'
+        "    return VGG16(classes)\n"
     )
 
 
@@ -276,7 +281,10 @@ def test_hostile_names_and_strings_yield_only_the_expected_statements(tmp_path):
     check_only_expected_statements(text)
     header, rest = text.split("\nimport torch\n")
     assert header.splitlines()[1] == '# source: \'evil"\\n__import__("os").system("x")\\r.cnn\', net OrderedDict'
-    assert "pwned" not in text and "system" not in rest
+    # the net parameter `tag` is build_model's argument: its value is only ever inside string literals
+    strings = [token.string for token in tokenize.generate_tokens(io.StringIO(rest).readline) if token.type == tokenize.STRING]
+    assert rest.count("pwned") == sum(string.count("pwned") for string in strings) == 3  # the default, the check, its message
+    assert rest.count("system") == sum(string.count("system") for string in strings)
     assert "        in_channels: int,\n        eval_: int,\n        exec_: int,\n        self_: int,\n        type_: int,\n" in text
     assert "stride=exec_,\n            padding=self_,\n            dilation=type_,\n" in text
     assert "# the argument 'eval' is 'eval_' here: 'eval' is a Python or file-level name" in text
@@ -325,9 +333,23 @@ def check_only_expected_statements(text: str) -> None:
             assert isinstance(ast.literal_eval(node.value), tuple)
         else:
             assert isinstance(node, ast.FunctionDef) and node.name == "build_model"
-            assert _is_docstring(node.body[0]) and len(node.body) == 2
+            assert _is_docstring(node.body[0])
             docstrings.add(id(node.body[0].value))
-            assert isinstance(node.body[1], ast.Return) and ast.unparse(node.body[1].value) in {f"{c}()" for c in classes}
+            parameters = [arg.arg for arg in node.args.args]
+            for default in node.args.defaults:  # the net parameters' values, as literals
+                assert isinstance(ast.literal_eval(default), (int, float, bool, str, tuple, type(None)))
+                docstrings |= {id(n) for n in ast.walk(default)}
+            *checks, returned = node.body[1:]
+            for check in checks:  # `if name != 3: raise ValueError("...")`: a parameter fixed at its generated value
+                assert isinstance(check, ast.If) and not check.orelse and isinstance(check.test, ast.Compare)
+                assert check.test.left.id in parameters and ast.literal_eval(check.test.comparators[0]) is not Ellipsis
+                docstrings |= {id(n) for n in ast.walk(check.test.comparators[0])}
+                (raised,) = check.body
+                assert isinstance(raised, ast.Raise) and ast.unparse(raised.exc.func) == "ValueError"
+                (message,) = raised.exc.args
+                docstrings.add(id(message))  # free text, as a docstring is
+            assert isinstance(returned, ast.Return) and isinstance(returned.value, ast.Call)
+            assert returned.value.func.id in classes and all(arg.id in parameters for arg in returned.value.args)
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             assert node.id not in DANGEROUS, ast.unparse(node)
@@ -336,9 +358,17 @@ def check_only_expected_statements(text: str) -> None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
             assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+", node.value), node.value
         if isinstance(node, ast.Call):
-            assert _call_root(node.func) in classes | {"nn", "torch", "self", "super", "OrderedDict", "float", "x", "noise"}, ast.unparse(
-                node
-            )
+            assert _call_root(node.func) in classes | {
+                "nn",
+                "torch",
+                "self",
+                "super",
+                "OrderedDict",
+                "float",
+                "x",
+                "noise",
+                "ValueError",
+            }, ast.unparse(node)
 
 
 def _is_docstring(node) -> bool:

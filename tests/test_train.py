@@ -139,7 +139,7 @@ def test_script_is_the_module_then_the_training_code(scripts):
     generated = generate_module(analyze(module), module.path)
     assert text.startswith(generated.header)
     assert generated.body.strip("\n") in text
-    assert text.index("def build_model()") < text.index("def main(") < text.index('if __name__ == "__main__":')
+    assert text.index("def build_model(") < text.index("def main(") < text.index('if __name__ == "__main__":')
     assert text.count("import torch\n") == 1 and text.count("from torch import nn\n") == 1
 
 

@@ -62,8 +62,8 @@ def test_verify_without_torch(monkeypatch):
 def tampered(path: str, change):
     """analyze_file, with the analysis altered after the fact: cnnspec 'disagrees' with torch."""
 
-    def analyze_file(file, net, input_shape):
-        analysis = analyze(read_source(file), net, input_shape)
+    def analyze_file(file, *options):  # net, input_shape, params
+        analysis = analyze(read_source(file), *options)
         change(analysis.graph)
         return analysis
 
@@ -117,7 +117,7 @@ def test_verify_help_has_an_example():
 def test_verify_reports_a_module_torch_rejects():
     analysis = analyze(read_source(RESNET18))
     generated = generate_module(analysis, "resnet18.cnn")
-    broken = generated._replace(body=generated.body.replace("nn.Linear(512, 1000)", "nn.Linear(513, 1000)"))
+    broken = generated._replace(body=generated.body.replace("nn.Linear(512, classes)", "nn.Linear(513, classes)"))
     (problem,) = verify(analysis, broken).problems
     assert problem.startswith("torch cannot build or run the generated module: RuntimeError:")
 

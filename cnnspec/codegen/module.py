@@ -85,6 +85,23 @@ def _collapse(key: str, value):
 # ---- class templates: expressions with slots for values that may differ by instance ------
 
 
+class Dependent(NamedTuple):
+    """A hyperparameter that follows a net parameter build_model takes (cnnspec.codegen.params):
+    never a literal; a constructor argument of every class below the net's."""
+
+    value: object  # at the generated parameter values
+    function: object  # its params.Linear function of the parameter
+
+
+def _key(value) -> str:
+    """A value's identity in a class's columns: its literal, or its function of a net parameter."""
+    return f"{value.function}" if isinstance(value, Dependent) else literal(value)
+
+
+def _plain(value):
+    return value.value if isinstance(value, Dependent) else value
+
+
 class Slot(NamedTuple):
     index: int  # into the instance's values
     hint: str  # the hyperparameter, to name a constructor argument after
@@ -128,6 +145,7 @@ class ClassPlan:
         self.file_names: set[str] = set()  # the classes the file defines: no argument may hide one
         self.values: dict[str, list] = {}  # argument -> its value in each instance
         self.renamed: dict[str, str] = {}  # definition parameter -> the argument's name here
+        self.defaults: dict[str, str] = {}  # argument -> its default, a literal (the net's class only)
         self.text = ""
 
     def argument(self, name: str, values: list, rename_note: bool) -> str:
@@ -141,7 +159,7 @@ class ClassPlan:
         self.params.append(python_name)
         self.origin[python_name] = name
         self.values[python_name] = values
-        types = {type(v) for v in values}
+        types = {type(_plain(v)) for v in values}
         self.annotations[python_name] = types.pop().__name__ if len(types) == 1 and types <= {int, float, bool, str} else ""
         return python_name
 
@@ -156,16 +174,23 @@ class Generator:
         self.uses_ordered_dict = False
         self.custom: set[str] = set()
         self.renamed: dict[str, str] = {}  # a renamed layer's graph name -> its module path
+        self.net_arguments: dict[str, str] = {}  # threaded net parameter -> the net class's argument
 
     def generate(self) -> GeneratedModule:
+        from cnnspec.codegen.params import threading
+
         _check_names(self.graph)
+        self.threading = threading(self.analysis)
         root = build_tree(self.graph)
         net = Instance(root, "module", self.graph.net, None)
         self._fill(net)
         self._plan(net)
         self._name_classes()
+        for name in self.threading.threaded:
+            argument = self.net_arguments[name] = net.plan.argument(name, [self.threading.values[name]], True)
+            net.plan.defaults[argument] = literal(self.threading.values[name])
         for plan in self.plans.values():  # children first: a class's arguments are known before its users'
-            self._resolve(plan)
+            self._resolve(plan, root=plan is net.plan)
         classes = [CUSTOM_CLASS_TEXT[name] for name in CUSTOM_CLASSES if name in self.custom]
         classes += [plan.text for plan in self.plans.values()]
         imports = ("from collections import OrderedDict", "") if self.uses_ordered_dict else ()
@@ -226,6 +251,9 @@ class Generator:
         args = []
         for key, value in node.hparams.items():
             value = _collapse(key, value)
+            function = self.threading.hparams.get((node.name, key))
+            if function is not None:
+                value = Dependent(value, function)
             if key in positional:
                 args.append(owner.slot(value, key, None))
             else:
@@ -323,8 +351,9 @@ class Generator:
         for plan in self.plans.values():
             plan.file_names = taken
 
-    def _resolve(self, plan: ClassPlan) -> None:
-        """Decide the class's constructor arguments and write its text."""
+    def _resolve(self, plan: ClassPlan, root: bool) -> None:
+        """Decide the class's constructor arguments and write its text. In the net's class
+        (`root`) a value that follows a net parameter is written as that function of it."""
         first = plan.instances[0]
         tables = []
         for instance in plan.instances:
@@ -335,12 +364,16 @@ class Generator:
         codes: dict[int, tuple] = {}  # slot -> (its code, its value where constant, else None)
         by_vector: dict[tuple, str] = {}
         for index, column in enumerate(zip(*tables)):
-            vector = tuple(literal(value) for value in column)
-            if len(set(vector)) == 1:
+            vector = tuple(_key(value) for value in column)
+            if root and isinstance(column[0], Dependent):
+                function = column[0].function
+                codes[index] = (function.code(self.net_arguments[function.parameter]), None)
+                continue
+            if len(set(vector)) == 1 and not isinstance(column[0], Dependent):
                 codes[index] = (vector[0], literal_expr(column[0]))
                 continue
             if vector not in by_vector:
-                by_vector[vector] = _argument_for(plan, list(column), vector, slots[index].hint)
+                by_vector[vector] = _argument_for(plan, list(column), slots[index].hint)
             codes[index] = (by_vector[vector], None)
         for position, instance in enumerate(plan.instances):
             instance.arguments = [plan.values[name][position] for name in plan.params]
@@ -351,7 +384,7 @@ class Generator:
         lines = [f"class {plan.name}({base}):", *self._docstring(first), ""]
         for definition_name, name in plan.renamed.items():
             lines.append(f"{INDENT}# the argument '{definition_name}' is '{name}' here: '{definition_name}' is a Python or file-level name")
-        params = ["self", *(f"{name}: {plan.annotations[name]}" if plan.annotations[name] else name for name in plan.params)]
+        params = ["self", *(_parameter_text(name, plan.annotations[name], plan.defaults.get(name)) for name in plan.params)]
         lines += signature("__init__", params, "None", INDENT)
         body = INDENT * 2
         if first.kind == "sequential":
@@ -382,26 +415,92 @@ class Generator:
         return "\n".join(
             [
                 MARKER,
-                f"# source: {_source_label(self.source_name)}, net {self.graph.net}",
+                f"# source: {_source_label(self.source_name)}, net {self.graph.net}{self._settings()}",
                 f"# cnnspec {__version__}",
             ]
         )
+
+    def _settings(self) -> str:
+        """The --set values the file is generated with, as the command line gives them."""
+        from cnnspec.expand import _show
+
+        return "".join(f" --set {name}={_show(value)}" for name, value in self.analysis.params.items())
 
     def _footer(self, net_class: str) -> str:
         graph = self.graph
         output = graph.nodes[graph.output.node].outputs[graph.output.index]
         return "\n".join(
             [
-                f"INPUT_SHAPE = {literal(tuple(graph.input_shape))}  # one sample, without the batch axis",
-                f"OUTPUT_SHAPE = {literal(tuple(output))}",
+                f"INPUT_SHAPE = {literal(tuple(graph.input_shape))}  # one sample, without the batch axis{self._shape_note('input')}",
+                f"OUTPUT_SHAPE = {literal(tuple(output))}{self._shape_note('output', '  #')}",
                 "",
                 "",
-                "def build_model() -> nn.Module:",
-                f'    """{graph.net} with freshly initialised weights."""',
-                f"    return {net_class}()",
+                *self._build_model(net_class),
                 "",
             ]
         )
+
+    def _shape_note(self, which: str, lead: str = ";") -> str:
+        """Where a size follows a parameter build_model takes: the shape in its terms."""
+        functions = self.threading.shapes
+        shape = self.graph.input_shape if which == "input" else self.graph.nodes[self.graph.output.node].outputs[self.graph.output.index]
+        if not any((which, axis) in functions for axis in range(len(shape))):
+            return ""
+        sizes = [
+            functions[which, axis].code(functions[which, axis].parameter) if (which, axis) in functions else str(size)
+            for axis, size in enumerate(shape)
+        ]
+        return f"{lead} with the default parameters; in general ({', '.join(sizes)}{',' * (len(sizes) == 1)})"
+
+    def _build_model(self, net_class: str) -> list[str]:
+        """build_model(**params): the net's parameters, each with its generated value as the
+        default; the threaded ones passed on, any other checked to be the generated value."""
+        values, threaded = self.threading.values, self.threading.threaded
+        if not values:
+            return [
+                "def build_model() -> nn.Module:",
+                f'    """{self.graph.net} with freshly initialised weights."""',
+                f"    return {net_class}()",
+            ]
+        names: dict[str, str] = {}  # a Python builtin or a name of the file gets a suffix, as in the classes
+        for name in values:
+            names[name] = safe_name(name, {net_class, *names.values()})
+        params = [_parameter(names[name], value) for name, value in values.items()]
+        fixed = [name for name in values if name not in threaded]
+        doc = [f'    """{self.graph.net} with freshly initialised weights.', ""]
+        if threaded:
+            doc.append(
+                f"    Any value of {', '.join(names[n] for n in threaded)}: the layers follow {'them' if len(threaded) > 1 else 'it'}."
+            )
+        if fixed:
+            doc.append(f"    Only the generated value of {', '.join(names[n] for n in fixed)}: another changes the layers")
+            doc.append("    themselves (generate the file again with `cnnspec codegen --set NAME=VALUE`).")
+        lines = [*signature("build_model", params, "nn.Module", ""), *doc, '    """']
+        for name in fixed:
+            lines += self._fixed_check(names[name], name, values[name])
+        call = Call(net_class, tuple(Code(names[name]) for name in threaded))
+        return lines + statement("return ", call, "", INDENT)
+
+    def _fixed_check(self, python_name: str, name: str, value) -> list[str]:
+        differs = (
+            f"{python_name} is not {literal(value)}" if value is None or isinstance(value, bool) else f"{python_name} != {literal(value)}"
+        )
+        net = f" --net {self.graph.net}" if len(self.analysis.nets) > 1 else ""
+        command = f"cnnspec codegen {_source_label(self.source_name)}{net} --set {name}=VALUE"
+        message = (
+            f"this file was generated with {name}={literal(value)}; another value changes the layers: generate it again with `{command}`"
+        )
+        return [f"    if {differs}:", *statement("raise ", Call("ValueError", (Code(literal(message)),)), "", INDENT * 2)]
+
+
+def _parameter(name: str, value) -> str:
+    """`name: int = 3` in a signature (the annotation where the value's type is a plain one)."""
+    return _parameter_text(name, type(value).__name__ if type(value) in (int, float, bool, str) else "", literal(value))
+
+
+def _parameter_text(name: str, annotation: str, default: str | None) -> str:
+    text = f"{name}: {annotation}" if annotation else name
+    return text if default is None else f"{text} = {default}" if annotation else f"{text}={default}"
 
 
 def _attributes(scope: Scope) -> dict[str, str]:
@@ -454,20 +553,21 @@ def _fresh(live: set[str]) -> str:
 
 
 def _same(a: list, b: list) -> bool:
-    return [literal(v) for v in a] == [literal(v) for v in b]
+    return [_key(v) for v in a] == [_key(v) for v in b]
 
 
-def _argument_for(plan: ClassPlan, column: list, vector: tuple, hint: str) -> str:
+def _argument_for(plan: ClassPlan, column: list, hint: str) -> str:
     """A varying value: the definition's parameter it equals (or is a fixed multiple of) in
     every instance, else a new argument named after the hyperparameter."""
     infos = [instance.info for instance in plan.instances]
+    plain = tuple(literal(_plain(v)) for v in column)
     if all(info is not None for info in infos):
         for name in infos[0].arguments:
             given = [info.arguments[name] for info in infos]
             if not all(_writable(v) for v in given):  # a layer passed as a value: not a hyperparameter
                 continue
-            if tuple(literal(v) for v in given) == vector:
-                return plan.argument(name, given, True)
+            if tuple(literal(v) for v in given) == plain:
+                return plan.argument(name, column, True)  # the column: it may follow a net parameter
             ratio = _ratio(given, column)
             if ratio is not None:
                 return f"{plan.argument(name, given, True)} * {ratio}"

@@ -8,8 +8,17 @@ from typing import NamedTuple
 
 import click
 
-from cnnspec.commands.common import analyze_file, cnn_files, parse_shape, print_diagnostics, report_internal_error
-from cnnspec.diagnostics import position
+from cnnspec.commands.common import (
+    analyze_each_net,
+    analyze_file,
+    cnn_files,
+    label,
+    parse_shape,
+    print_diagnostics,
+    report_internal_error,
+    set_option,
+)
+from cnnspec.diagnostics import CODES, position
 from cnnspec.report.columns import COLUMNS as COLUMN_NAMES
 from cnnspec.report.columns import DEFAULT_COLUMNS, SEED_COLUMNS, parse_columns
 
@@ -22,6 +31,8 @@ Examples:
   cnnspec check model.cnn --format json | jq .totals
   cnnspec check model.cnn --columns +jump,activations --batch 32 --dtype bfloat16
   cnnspec check model.cnn --sizes
+  cnnspec check resnet.cnn --net resnet34 --set classes=10
+  cnnspec check models/ --strict --ignore W404     # W404 accepted everywhere
   cnnspec check models/ --quiet --strict
   cnnspec check models/ --format github          # annotations in GitHub Actions
   cnnspec check models/ --format sarif > cnnspec.sarif
@@ -32,7 +43,7 @@ FORMATS = ["table", "markdown", "json", "github", "sarif"]
 
 @click.command(epilog=EXAMPLES_CHECK)
 @click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--net", "net", metavar="NAME", help="The net to check, when a file defines several.")
+@click.option("--net", "net", metavar="NAME", help="Check only this net of a file that defines several (without it: each of them).")
 @click.option("--input", "input_shape", metavar="CxHxW", callback=parse_shape, help="Override the declared input size, e.g. 3x256x256.")
 @click.option(
     "--format",
@@ -42,7 +53,16 @@ FORMATS = ["table", "markdown", "json", "github", "sarif"]
     show_default=True,
     help="How to print the result: a table, markdown, JSON, GitHub Actions annotations or SARIF 2.1.0.",
 )
+@set_option
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+@click.option(
+    "--ignore",
+    "ignored",
+    metavar="CODE",
+    multiple=True,
+    callback=lambda ctx, param, values: parse_ignored(values),
+    help="Leave out the warnings of this code (W404, or W402,W404); repeatable. One line: `# cnnspec: ignore[W404]`.",
+)
 @click.option(
     "-q",
     "--quiet",
@@ -70,13 +90,17 @@ FORMATS = ["table", "markdown", "json", "github", "sarif"]
     show_default=True,
     help="Optimizer whose state the training-step memory includes (sgd: with momentum).",
 )
-def check(paths, net, input_shape, output_format, strict, quiet, sizes, columns, dtype, batch, optimizer):
+def check(paths, net, input_shape, params, output_format, strict, ignored, quiet, sizes, columns, dtype, batch, optimizer):
     """Compute every layer's output size, parameters and neurons; check the
     net's `expect` contracts; report mistakes.
 
     PATH is a .cnn file or a directory, searched recursively for *.cnn files.
+    A file that defines several nets gets a report per net, in file order
+    (--net: that one only). --set changes net parameters; the contracts are
+    still checked (write those that depend on one in its terms: `expect
+    output == classes`); --input overrides the input and leaves them unchecked.
     Results go to standard output, diagnostics to standard error. Exit status:
-    0 clean (warnings allowed), 1 errors found in any file (or warnings with
+    0 clean (warnings allowed), 1 errors found in any net (or warnings with
     --strict), 2 usage error, 3 internal error (a bug in cnnspec).
     """
     try:
@@ -86,17 +110,17 @@ def check(paths, net, input_shape, output_format, strict, quiet, sizes, columns,
     files = cnn_files(paths)
     if not files:
         raise click.UsageError(f"no .cnn files in {', '.join(paths)}")
-    settings = Settings(output_format, chosen if columns else None, dtype, batch, optimizer, sizes, quiet)
-    several = len(files) > 1
+    settings = Settings(output_format, chosen if columns else None, dtype, batch, optimizer, sizes, quiet, ignored)
     checked = []
     for path in files:
-        result = _check_file(path, net, input_shape, settings)
-        checked.append(result)
-        if output_format in ("table", "markdown"):
-            _print_human(result, settings, several)
-        elif result.analysis is not None:
-            print_diagnostics(result.analysis)
-    _print_machine(checked, settings, several or any(os.path.isdir(p) for p in paths))
+        results = _check_file(path, Options(net, input_shape, params), settings)
+        checked += results
+        for result in results:
+            if output_format in ("table", "markdown"):
+                _print_human(result, settings, len(files) > 1 or len(results) > 1)
+            elif result.analysis is not None:
+                print_diagnostics(result.analysis)
+    _print_machine(checked, settings, len(checked) > 1 or any(os.path.isdir(p) for p in paths))
     failed = any(r.analysis is not None and (r.analysis.errors or (strict and r.analysis.warnings)) for r in checked)
     sys.exit(3 if any(r.crash is not None for r in checked) else 1 if failed else 0)
 
@@ -109,10 +133,34 @@ class Settings(NamedTuple):
     optimizer: str
     sizes: bool
     quiet: int  # 1: a summary line per file; 2: diagnostics only
+    ignored: frozenset  # warning codes left out (--ignore)
+
+
+class Options(NamedTuple):
+    """What chooses and changes the net analysed: --net, --input, --set."""
+
+    net: str | None
+    input_shape: tuple | None
+    params: dict
+
+
+def parse_ignored(values) -> frozenset:
+    """`--ignore W404 --ignore W400,W402`: the warning codes; an unknown or error code is a usage error."""
+    from cnnspec.expressions import suggest
+
+    codes = set()
+    for code in (c.strip().upper() for value in values for c in value.split(",") if c.strip()):
+        if code not in CODES:
+            warnings = [known for known in CODES if known.startswith("W")]
+            raise click.BadParameter(f"no diagnostic code {code!r}{suggest(code, warnings)}", param_hint="--ignore")
+        if not code.startswith("W"):
+            raise click.BadParameter(f"{code} is an error ({CODES[code]}); only warnings can be ignored", param_hint="--ignore")
+        codes.add(code)
+    return frozenset(codes)
 
 
 class Checked(NamedTuple):
-    """One file: its analysis (None after a crash), report parts and contract outcomes when its graph is clean."""
+    """One net: its analysis (None after a crash), report parts and contract outcomes when its graph is clean."""
 
     path: str
     analysis: object
@@ -122,19 +170,30 @@ class Checked(NamedTuple):
     crash: Exception | None = None
 
 
-def _check_file(path, net, input_shape, settings) -> Checked:
+def _check_file(path, options: Options, settings) -> list[Checked]:
+    """Each net of the file (or the one chosen), checked."""
     try:
-        analysis = analyze_file(path, net, input_shape)
-        if analysis.graph is None or analysis.errors:
-            return Checked(path, analysis)
-        parts = _report_parts(analysis, settings)
-        # The expectations describe the net at its declared input; --input explores other sizes,
-        # so with it only the mistakes in the expectations themselves are reported.
-        outcomes = _check_contracts(analysis, parts, compare=input_shape is None)
-        axes = _input_sizes(analysis) if settings.sizes else None
-        return Checked(path, analysis, parts, outcomes, axes)
+        if options.net is None:
+            analyses = analyze_each_net(path, options.input_shape, options.params)
+        else:
+            analyses = [analyze_file(path, options.net, options.input_shape, options.params)]
+        return [_check_net(path, analysis, options, settings) for analysis in analyses]
     except Exception as exc:  # noqa: BLE001  a bug in cnnspec: say so plainly, never a traceback
-        return Checked(path, None, crash=exc)
+        return [Checked(path, None, crash=exc)]
+
+
+def _check_net(path, analysis, options: Options, settings) -> Checked:
+    if settings.ignored:
+        analysis.diagnostics = [d for d in analysis.diagnostics if d.code not in settings.ignored]
+    if analysis.graph is None or analysis.errors:
+        return Checked(path, analysis)
+    parts = _report_parts(analysis, settings)
+    # The expectations describe the net at its declared input; --input explores other sizes,
+    # so with it only the mistakes in the expectations themselves are reported. The net's
+    # parameters are part of its declaration: with --set the expectations are still checked.
+    outcomes = _check_contracts(analysis, parts, compare=options.input_shape is None)
+    axes = _input_sizes(analysis) if settings.sizes else None
+    return Checked(path, analysis, parts, outcomes, axes)
 
 
 def _check_contracts(analysis, parts, compare: bool) -> tuple | None:
@@ -180,23 +239,24 @@ def _print_human(result: Checked, settings, several: bool) -> None:
     if result.parts is None:
         return
     if several:
-        click.echo(f"\n### {result.path}\n" if settings.output_format == "markdown" else f"\n==> {result.path} <==")
+        name = label(result.analysis)
+        click.echo(f"\n### {name}\n" if settings.output_format == "markdown" else f"\n==> {name} <==")
     _print_report(result, settings)
     if result.axes is not None:
         click.echo("\n".join(_sizes_lines(result.axes)))
 
 
 def summary_line(result: Checked) -> str:
-    """`path: ok, 143,667,240 params` or `path: 2 errors, 1 warning`."""
+    """`path: ok, 143,667,240 params` or `path: 2 errors, 1 warning` (`path (net N): ...` where the file has several)."""
     analysis = result.analysis
     errors, warnings = len(analysis.errors), len(analysis.warnings)
     counted = f"{warnings} warning{'s' * (warnings != 1)}"
     if errors or result.parts is None:
-        return f"{result.path}: {errors} error{'s' * (errors != 1)}, {counted}"
+        return f"{label(analysis)}: {errors} error{'s' * (errors != 1)}, {counted}"
     params = result.parts[1]["params"]
     met = len(result.outcomes or ())
     passed = f", {met} expectation{'s' * (met != 1)} met" if met else ""
-    return f"{result.path}: ok, {params:,} params{passed}" + (f", {counted}" if warnings else "")
+    return f"{label(analysis)}: ok, {params:,} params{passed}" + (f", {counted}" if warnings else "")
 
 
 def _sizes_lines(axes):

@@ -24,14 +24,62 @@ def parse_shape(ctx, param, value):
     return dims
 
 
-def analyze_file(path, net, input_shape):
+def parse_settings(ctx, param, values) -> dict:
+    """`--set NAME=VALUE`, repeatable: {name: value}, each VALUE read as a .cnn constant
+    expression by cnnspec's own parser and evaluator; a name set twice takes its last value."""
+    from cnnspec.diagnostics import CnnspecError
+    from cnnspec.expressions import evaluate
+    from cnnspec.fastparse import parse_expression
+
+    settings = {}
+    for item in values:
+        name, equals, text = item.partition("=")
+        name = name.strip()
+        if not equals or not name.isidentifier():
+            raise click.BadParameter(f"expected NAME=VALUE, e.g. classes=10, got {item!r}")
+        expr = parse_expression(text.strip())
+        if expr is None:
+            raise click.BadParameter(
+                f"{name}={text}: not a value; write a number (10, 5M, 0.5), a 'string', true, false, none or a tuple (3, 3)"
+            )
+        try:
+            settings[name] = evaluate(expr, {})
+        except (CnnspecError, RecursionError) as exc:
+            problem = exc.diagnostic.message if isinstance(exc, CnnspecError) else "nested too deeply"
+            raise click.BadParameter(f"{name}={text}: {problem}") from None
+    return settings
+
+
+set_option = click.option(
+    "--set",
+    "params",
+    metavar="NAME=VALUE",
+    multiple=True,
+    callback=parse_settings,
+    help="Give the net parameter NAME this value instead of its default (10, 5M, 0.5, 'text', true, (3, 3)); repeatable.",
+)
+
+
+def analyze_file(path, net, input_shape, params=None):
+    """The analysis of the file's net: its only one, or `net`."""
     from cnnspec.analyze import analyze
 
     try:
         source = read_file(path)
     except Unreadable as exc:
         return exc.analysis
-    return analyze(source, net, input_shape)
+    return analyze(source, net, input_shape, params)
+
+
+def analyze_each_net(path, input_shape, params=None) -> list:
+    """An analysis per net of the file, in file order (cnnspec.analyze.analyze_nets)."""
+    from cnnspec.analyze import analyze_nets
+
+    try:
+        source = read_file(path)
+    except Unreadable as exc:
+        return [exc.analysis]
+    return analyze_nets(source, input_shape, params)
 
 
 class Unreadable(Exception):
@@ -125,6 +173,12 @@ def report_internal_error(path, exc):
     click.echo(f"{path}: internal error: {type(exc).__name__}: {exc} (this is a bug in cnnspec; please report it)", err=True)
 
 
+def label(analysis) -> str:
+    """The file's path, and the net's name where the file defines several."""
+    net = analysis.graph.net if analysis.graph is not None and len(analysis.nets) > 1 else None
+    return f"{analysis.source.path} (net {net})" if net else analysis.source.path
+
+
 def print_diagnostics(analysis, summary=True):
     """Each diagnostic on stderr, then (with `summary`) the file's error and warning counts."""
     color = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
@@ -140,4 +194,4 @@ def print_diagnostics(analysis, summary=True):
         click.echo(text, err=True)
     if analysis.diagnostics and summary:
         errors, warnings = len(analysis.errors), len(analysis.warnings)
-        click.echo(f"{analysis.source.path}: {errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}", err=True)
+        click.echo(f"{label(analysis)}: {errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}", err=True)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cnnspec.commands.common import parse_shape
+from cnnspec.commands.common import parse_shape, set_option
 
 EXAMPLES_TRAIN = """
 \b
@@ -14,6 +14,7 @@ Examples:
   cnnspec train examples/mnist_cnn.cnn --data digits --epochs 3
   cnnspec train examples/resnet50.cnn --steps 50 --batch-size 128 --channels-last
   cnnspec train model.cnn --net Small --data images/ --checkpoint small.pt --resume
+  cnnspec train examples/resnet18.cnn --set classes=10 --data images/
   cnnspec train model.cnn -- --help                  (the training script's options)
   torchrun --nproc_per_node=4 -m cnnspec train model.cnn --data digits
 """
@@ -23,8 +24,9 @@ Examples:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--net", "net", metavar="NAME", help="The net to train, when the file defines several.")
 @click.option("--input", "input_shape", metavar="CxHxW", callback=parse_shape, help="Override the declared input size.")
+@set_option
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED, metavar="[SCRIPT OPTIONS]...")
-def train(file, net, input_shape, script_args):
+def train(file, net, input_shape, params, script_args):
     """Train the net: run its generated training script with the current Python.
 
     Every other option goes to the script (--data, --epochs, --batch-size, --lr,
@@ -39,7 +41,7 @@ def train(file, net, input_shape, script_args):
         sys.exit(2)
     from cnnspec.commands.codegen import clean_analysis, generated_text
 
-    script = generated_text(clean_analysis(file, net, input_shape), file, train=True)
+    script = generated_text(clean_analysis(file, net, input_shape, params), file, train=True)
     sys.exit(_run_script(script, script_args))
 
 
