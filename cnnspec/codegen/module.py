@@ -422,9 +422,9 @@ class Generator:
 
     def _settings(self) -> str:
         """The --set values the file is generated with, as the command line gives them."""
-        from cnnspec.expand import _show
+        from cnnspec.expressions import show
 
-        return "".join(f" --set {name}={_show(value)}" for name, value in self.analysis.params.items())
+        return "".join(f" --set {name}={show(value)}" for name, value in self.analysis.params.items())
 
     def _footer(self, net_class: str) -> str:
         graph = self.graph
