@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -84,7 +85,7 @@ COMMANDS = [
     Command("codegen", ("codegen", "FILE")),
     Command("codegen --train", ("codegen", "--train", "FILE")),
 ]
-COMMAND_NAMES = {command.name.replace(" ", "-"): command for command in COMMANDS}
+COMMAND_NAMES = {re.sub(r"[ -]+", "-", command.name): command for command in COMMANDS}  # codegen-train, fmt-check
 
 
 def layer_count(text: str) -> int:

@@ -162,7 +162,9 @@ class Generator:
         root = build_tree(self.graph)
         net = Instance(root, "module", self.graph.net, None)
         self._fill(net)
-        self._plan(net)
+        # The net's class is its own: no other instance can share its key (each is inside it, and
+        # so among its descendants' plans), so the key (the repr of the whole net) is not built.
+        net.plan = self.plans[("net",)] = ClassPlan("", [net])
         self._name_classes()
         for plan in self.plans.values():  # children first: a class's arguments are known before its users'
             self._resolve(plan)
@@ -321,13 +323,20 @@ class Generator:
         first = plan.instances[0]
         tables = []
         for instance in plan.instances:
-            values = list(instance.values)
-            init = [(attr, _expand(expr, instance, values)) for attr, expr in instance.init]
+            if not instance.children:  # nothing to expand (all instances of a plan have the same children)
+                init, values = instance.init, instance.values
+            else:
+                values = list(instance.values)
+                init = [(attr, _expand(expr, instance, values)) for attr, expr in instance.init]
             tables.append(values)
         slots = {slot.index: slot for slot in _slots(init)}
         codes: dict[int, tuple] = {}  # slot -> (its code, its value where constant, else None)
         by_vector: dict[tuple, str] = {}
+        constants = _Constants()
         for index, column in enumerate(zip(*tables)):
+            if len(column) == 1:
+                codes[index] = constants.code(column[0])
+                continue
             vector = tuple(literal(value) for value in column)
             if len(set(vector)) == 1:
                 codes[index] = (vector[0], literal_expr(column[0]))
@@ -337,9 +346,10 @@ class Generator:
             codes[index] = (by_vector[vector], None)
         for position, instance in enumerate(plan.instances):
             instance.arguments = [plan.values[name][position] for name in plan.params]
-        plan.text = self._class_text(plan, first, [(attr, _fill_slots(expr, codes)) for attr, expr in init])
+        plan.text = self._class_text(plan, first, ((attr, _fill_slots(expr, codes)) for attr, expr in init))
 
-    def _class_text(self, plan: ClassPlan, first: Instance, init: list) -> str:
+    def _class_text(self, plan: ClassPlan, first: Instance, init) -> str:
+        """`init`: (attribute, expression) pairs, made one at a time as the lines are written."""
         base = "nn.Sequential" if first.kind == "sequential" else "nn.Module"
         lines = [f"class {plan.name}({base}):", *self._docstring(first), ""]
         for definition_name, name in plan.renamed.items():
@@ -406,9 +416,9 @@ def _attributes(scope: Scope) -> dict[str, str]:
         if attr.isdigit() and not isinstance(child, Scope) and child.params == 0 and child.buffers == 0
     }
     taken = set(scope.children) - stateless
-    attributes = {}
+    attributes, tried = {}, {}
     for attr, child in scope.children.items():
-        attributes[attr] = layer_attribute(_family(child.op), taken) if attr in stateless else attr
+        attributes[attr] = layer_attribute(_family(child.op), taken, tried) if attr in stateless else attr
         taken.add(attributes[attr])
     return attributes
 
@@ -458,6 +468,22 @@ def _argument_for(plan: ClassPlan, column: list, vector: tuple, hint: str) -> st
             if ratio is not None:
                 return f"{plan.argument(name, given, True)} * {ratio}"
     return plan.argument(hint, column, False)
+
+
+class _Constants:
+    """A constant slot's (code, expression), made once per distinct value: large nets repeat theirs."""
+
+    def __init__(self):
+        self.made: dict[tuple, tuple] = {}
+
+    def code(self, value) -> tuple:
+        kind = type(value)
+        if kind not in (int, str, bool):  # equal values of these types have equal literals
+            return literal(value), literal_expr(value)
+        found = self.made.get((kind, value))
+        if found is None:
+            found = self.made[kind, value] = (literal(value), literal_expr(value))
+        return found
 
 
 def _ratio(given: list, values: list) -> int | None:
