@@ -238,16 +238,16 @@ class Generator:
     def _forward(self, scope: Scope, attributes: dict[str, str]) -> list[str]:
         names = {value: "x" if i == 0 else f"x{i + 1}" for i, value in enumerate(scope.inputs)}
         remaining: dict[Value, int] = {}
-        for step in scope.steps:
-            for value in step_inputs(step):
+        steps = [(step, step_inputs(step)) for step in scope.steps]
+        for _, inputs in steps:
+            for value in inputs:
                 remaining[value] = remaining.get(value, 0) + 1
         for value in scope.outputs:
             remaining[value] = remaining.get(value, 0) + 1
         live = set(names.values())
         lines = []
         indent = INDENT * 2
-        for step in scope.steps:
-            inputs = step_inputs(step)
+        for step, inputs in steps:
             args = [names[v] for v in (step.node.inputs if step.attr is None else inputs)]
             freed = []
             for value in inputs:
@@ -329,7 +329,7 @@ class Generator:
                 values = list(instance.values)
                 init = [(attr, _expand(expr, instance, values)) for attr, expr in instance.init]
             tables.append(values)
-        slots = {slot.index: slot for slot in _slots(init)}
+        slots = None  # slot index -> Slot, made when a value varies (never in a class with one instance)
         codes: dict[int, tuple] = {}  # slot -> (its code, its value where constant, else None)
         by_vector: dict[tuple, str] = {}
         constants = _Constants()
@@ -342,6 +342,7 @@ class Generator:
                 codes[index] = (vector[0], literal_expr(column[0]))
                 continue
             if vector not in by_vector:
+                slots = slots or {slot.index: slot for slot in _slots(init)}
                 by_vector[vector] = _argument_for(plan, list(column), vector, slots[index].hint)
             codes[index] = (by_vector[vector], None)
         for position, instance in enumerate(plan.instances):
