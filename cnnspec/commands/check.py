@@ -252,11 +252,9 @@ def _contract_lines(graph, outcomes) -> list[str]:
 def _print_machine(checked: list[Checked], settings, as_list: bool) -> None:
     analyses = [r.analysis for r in checked if r.analysis is not None]
     if settings.output_format == "json":
-        import json
-
         reports = [_json_report(r) for r in checked if r.analysis is not None]
         if reports:
-            click.echo(json.dumps(reports if as_list else reports[0], indent=2, allow_nan=False))
+            _echo_json(reports, depth=3) if as_list else _echo_json(reports[0], depth=2)  # down to each node
     elif settings.output_format == "github":
         from cnnspec.report.github import annotations
 
@@ -264,24 +262,30 @@ def _print_machine(checked: list[Checked], settings, as_list: bool) -> None:
             for line in annotations(analysis):
                 click.echo(line)
     elif settings.output_format == "sarif":
-        import json
-
         from cnnspec.report.sarif import sarif_log
 
-        click.echo(json.dumps(sarif_log(analyses), indent=2, allow_nan=False))
+        _echo_json(sarif_log(analyses), depth=4)  # down to each result
     for result in checked:
         if result.crash and settings.output_format not in ("table", "markdown"):
             report_internal_error(result.path, result.crash)
+
+
+def _echo_json(value, depth: int) -> None:
+    """json.dumps(value, indent=2) and a newline on standard output, streamed to `depth` (cnnspec.report.jsonstream)."""
+    from cnnspec.report.jsonstream import write_json
+
+    write_json(value, lambda text: click.echo(text, nl=False), depth)
+    click.echo()
 
 
 def _json_report(result: Checked) -> dict:
     from cnnspec.report.jsonreport import report_json
 
     if result.parts is None:
-        report = report_json(result.analysis, [], {}, None, None)
+        report = report_json(result.analysis, [], {}, None, None, lazy=True)
     else:
         rows, totals, measures, compute = result.parts
-        report = report_json(result.analysis, rows, totals, measures, compute)
+        report = report_json(result.analysis, rows, totals, measures, compute, lazy=True)
     if result.axes is not None:
         report["input_sizes"] = [axis.as_json() for axis in result.axes]
     report["contracts"] = [outcome.to_json() for outcome in result.outcomes or ()]
