@@ -25,6 +25,7 @@ Examples:
   cnnspec check models/ --quiet --strict
   cnnspec check models/ --format github          # annotations in GitHub Actions
   cnnspec check models/ --format sarif > cnnspec.sarif
+  cnnspec check models/ --jobs 4 --quiet          # four files at once
 """
 
 FORMATS = ["table", "markdown", "json", "github", "sarif"]
@@ -70,7 +71,13 @@ FORMATS = ["table", "markdown", "json", "github", "sarif"]
     show_default=True,
     help="Optimizer whose state the training-step memory includes (sgd: with momentum).",
 )
-def check(paths, net, input_shape, output_format, strict, quiet, sizes, columns, dtype, batch, optimizer):
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Files checked at once, each in its own process (default: one per core). Output is in argument order, as with --jobs 1.",
+)
+def check(paths, net, input_shape, output_format, strict, quiet, sizes, columns, dtype, batch, optimizer, jobs):
     """Compute every layer's output size, parameters and neurons; check the
     net's `expect` contracts; report mistakes.
 
@@ -88,14 +95,11 @@ def check(paths, net, input_shape, output_format, strict, quiet, sizes, columns,
         raise click.UsageError(f"no .cnn files in {', '.join(paths)}")
     settings = Settings(output_format, chosen if columns else None, dtype, batch, optimizer, sizes, quiet)
     several = len(files) > 1
-    checked = []
-    for path in files:
-        result = _check_file(path, net, input_shape, settings)
-        checked.append(result)
-        if output_format in ("table", "markdown"):
-            _print_human(result, settings, several)
-        elif result.analysis is not None:
-            print_diagnostics(result.analysis)
+    jobs = min(jobs or _cores(), len(files))
+    if jobs > 1 and not (sys.stdout.isatty() or sys.stderr.isatty()):
+        checked = _check_in_parallel(files, net, input_shape, settings, jobs)
+    else:
+        checked = [_check_and_print(path, net, input_shape, settings, several) for path in files]
     _print_machine(checked, settings, several or any(os.path.isdir(p) for p in paths))
     failed = any(r.analysis is not None and (r.analysis.errors or (strict and r.analysis.warnings)) for r in checked)
     sys.exit(3 if any(r.crash is not None for r in checked) else 1 if failed else 0)
@@ -120,6 +124,89 @@ class Checked(NamedTuple):
     outcomes: tuple | None = ()  # None: not checked (--input)
     axes: list | None = None
     crash: Exception | None = None
+    json_text: str | None = None  # from a worker process: the JSON report, as an item of the list of reports
+
+
+def _check_and_print(path, net, input_shape, settings, several: bool) -> Checked:
+    """Check one file and print what is printed per file: its diagnostics, and in the human formats its report."""
+    result = _check_file(path, net, input_shape, settings)
+    if settings.output_format in ("table", "markdown"):
+        _print_human(result, settings, several)
+    elif result.analysis is not None:
+        print_diagnostics(result.analysis)
+    return result
+
+
+# ---- several files at once: --jobs ------------------------------------------------------
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _check_in_parallel(files, net, input_shape, settings, jobs: int) -> list[Checked]:
+    """Each file checked in a worker process; what each prints is written here, in argument
+    order, as each file's turn comes. Not on a terminal (where colours and the table's width
+    depend on it): there, files are checked one after another."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    checked = []
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = [pool.submit(_check_in_worker, path, net, input_shape, settings) for path in files]
+        for path, future in zip(files, futures):
+            try:
+                result, out, err = future.result()
+            except Exception as exc:  # noqa: BLE001  the worker died (killed, out of memory): that file's internal error
+                result, out, err = Checked(path, None, crash=exc), "", ""
+                if settings.output_format in ("table", "markdown"):
+                    report_internal_error(path, exc)
+            click.echo(err, nl=False, err=True)
+            click.echo(out, nl=False)
+            checked.append(result)
+    return checked
+
+
+def _check_in_worker(path, net, input_shape, settings) -> tuple[Checked, str, str]:
+    """In a worker: the file checked and printed into buffers; its result without the graph,
+    which stays here (the diagnostics and source travel back, and the JSON report as text)."""
+    import io
+
+    from cnnspec.analyze import Analysis
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        result = _check_and_print(path, net, input_shape, settings, several=True)
+        json_text = None
+        if settings.output_format == "json" and result.analysis is not None:
+            from cnnspec.report.jsonstream import write_json
+
+            pieces: list[str] = []
+            write_json(_json_report(result), pieces.append, depth=2, pad="  ")
+            json_text = "".join(pieces)
+    finally:
+        sys.stdout, sys.stderr = saved
+    light = None
+    if result.analysis is not None:
+        light = Analysis(result.analysis.source)
+        light.diagnostics, light.nets = result.analysis.diagnostics, result.analysis.nets
+    crash = result.crash
+    if crash is not None:
+        crash = _picklable(crash)
+    return Checked(path, light, crash=crash, json_text=json_text), out.getvalue(), err.getvalue()
+
+
+def _picklable(exc: Exception) -> Exception:
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001  an exception that cannot travel: its type's name and message, as text
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
 def _check_file(path, net, input_shape, settings) -> Checked:
@@ -252,8 +339,11 @@ def _contract_lines(graph, outcomes) -> list[str]:
 def _print_machine(checked: list[Checked], settings, as_list: bool) -> None:
     analyses = [r.analysis for r in checked if r.analysis is not None]
     if settings.output_format == "json":
-        reports = [_json_report(r) for r in checked if r.analysis is not None]
-        if reports:
+        texts = [r.json_text for r in checked if r.json_text is not None]
+        reports = [_json_report(r) for r in checked if r.analysis is not None and r.json_text is None]
+        if texts:  # from worker processes (several files: a list)
+            click.echo("[\n  " + ",\n  ".join(texts) + "\n]")
+        elif reports:
             _echo_json(reports, depth=3) if as_list else _echo_json(reports[0], depth=2)  # down to each node
     elif settings.output_format == "github":
         from cnnspec.report.github import annotations

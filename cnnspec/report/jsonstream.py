@@ -19,9 +19,10 @@ from json.encoder import encode_basestring_ascii
 BUFFER = 1 << 16  # characters gathered before each write
 
 
-def write_json(value, write, depth: int = 1) -> None:
+def write_json(value, write, depth: int = 1, pad: str = "") -> None:
     """Write json.dumps(value, indent=2, allow_nan=False) through `write`, in pieces: the
-    containers down to `depth` levels (1: the value's own items) item by item, the rest whole."""
+    containers down to `depth` levels (1: the value's own items) item by item, the rest whole;
+    every line after the first indented by `pad` (the value nested at that indentation)."""
     pieces: list[str] = []
     size = 0
 
@@ -34,7 +35,7 @@ def write_json(value, write, depth: int = 1) -> None:
             pieces.clear()
             size = 0
 
-    _stream(value, "", depth, emit)
+    _stream(value, pad, depth, emit)
     write("".join(pieces))
 
 
