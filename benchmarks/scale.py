@@ -225,7 +225,9 @@ def main() -> None:
             print("\n" + "\n".join(many_files(args.many, args.runs, folder)))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({f"{net} {size}": {name: run._asdict() for name, run in runs.items()} for (net, size), runs in results.items()}, handle)
+            json.dump(
+                {f"{net} {size}": {name: run._asdict() for name, run in runs.items()} for (net, size), runs in results.items()}, handle
+            )
     if args.plot:
         plot(results, sizes, commands, args.plot)
 
