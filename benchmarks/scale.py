@@ -16,7 +16,8 @@ time; cells past them are marked with `!`.
 default (every core).
 
 Usage: python benchmarks/scale.py [--runs N] [--sizes 1k,10k,100k] [--nets sequential,residual]
-                                  [--commands check,json,...] [--many N] [--plot docs/scale.png]
+                                  [--commands check,json,...] [--skip sizes@100k] [--many N]
+                                  [--plot docs/scale.png] [--json PATH]
 """
 
 from __future__ import annotations
@@ -111,10 +112,10 @@ def run_command(command: Command, paths: dict[str, str]) -> Run:
     return run_once(argv, cwd=ROOT, stdin=path if command.stdin else None, expect=(command.exit_status,))
 
 
-def measure_net(net: str, layers: int, commands: list[Command], runs: int, folder: str) -> dict[str, Run]:
-    """The median run of each command (and of `check`) on the net, run in rounds."""
+def measure_net(net: str, layers: int, commands: list[Command], runs: int, folder: str, skip: set) -> dict[str, Run]:
+    """The median run of each command (and of `check`) on the net, run in rounds; not those in `skip`."""
     paths = write_nets(folder, net, layers)
-    timed = [COMMAND_NAMES["check"], *(command for command in commands if command.name != "check")]
+    timed = [COMMAND_NAMES["check"], *(c for c in commands if c.name != "check" and (c.name, layers) not in skip)]
     for command in timed:
         run_command(command, paths)  # warm the caches
     found: dict[str, list[Run]] = {command.name: [] for command in timed}
@@ -138,9 +139,15 @@ def tables(results: dict, sizes: list[int], commands: list[Command], floor: Run)
         for command in commands:
             cells = []
             for size in sizes:
-                run, check = results[net, size][command.name], results[net, size]["check"]
+                run, check = results[net, size].get(command.name), results[net, size]["check"]
+                if run is None:
+                    cells.append("– | – | –")
+                    continue
                 cells.append(f"{run.wall_s:.2f} | {mark(run.wall_s / check.wall_s, TIME_LIMIT)} | {run.wall_s / floor.wall_s:.1f}")
             for small, large in zip(sizes, sizes[1:]):
+                if command.name not in results[net, large] or command.name not in results[net, small]:
+                    cells.append("–")
+                    continue
                 ratio = results[net, large][command.name].wall_s / results[net, small][command.name].wall_s
                 cells.append(mark(ratio, GROWTH_LIMIT * large / small / 10))
             lines.append(f"| {net} | {command.name} | " + " | ".join(cells) + " |")
@@ -150,8 +157,8 @@ def tables(results: dict, sizes: list[int], commands: list[Command], floor: Run)
         for command in commands:
             cells = []
             for size in sizes:
-                run, check = results[net, size][command.name], results[net, size]["check"]
-                cells.append(f"{run.peak_mib:.0f} | {mark(run.peak_mib / check.peak_mib, MEMORY_LIMIT)}")
+                run, check = results[net, size].get(command.name), results[net, size]["check"]
+                cells.append("– | –" if run is None else f"{run.peak_mib:.0f} | {mark(run.peak_mib / check.peak_mib, MEMORY_LIMIT)}")
             lines.append(f"| {net} | {command.name} | " + " | ".join(cells) + " |")
     return lines
 
@@ -185,7 +192,9 @@ def plot(results: dict, sizes: list[int], commands: list[Command], path: str) ->
     for axis, net in zip(axes[0], nets):
         for command in commands:
             style = {"linewidth": 3, "color": "black"} if command.name == "check" else {}
-            axis.loglog(sizes, [results[net, size][command.name].wall_s for size in sizes], marker="o", label=command.name, **style)
+            measured = [size for size in sizes if command.name in results[net, size]]
+            times = [results[net, size][command.name].wall_s for size in measured]
+            axis.loglog(measured, times, marker="o", label=command.name, **style)
         top = [3 * results[net, size]["check"].wall_s for size in sizes]
         axis.loglog(sizes, top, linestyle="--", color="grey", label="3 × check")
         axis.set_title(f"{net} nets")
@@ -203,6 +212,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1k,10k,100k", help="layer counts, comma-separated (default 1k,10k,100k)")
     parser.add_argument("--nets", default="sequential,residual", help="sequential, residual or both (default)")
     parser.add_argument("--commands", help=f"a subset, comma-separated, of: {', '.join(COMMAND_NAMES)} (default: all)")
+    parser.add_argument("--skip", default="", help="COMMAND@SIZE,... not run, e.g. sizes@100k (shown as –)")
     parser.add_argument("--many", type=int, default=0, help="also time check of this many files, --jobs 1 against the default")
     parser.add_argument("--plot", metavar="PNG", help="write a log-log plot of time against layers here (needs matplotlib)")
     parser.add_argument("--json", metavar="PATH", help="also write the medians here")
@@ -211,13 +221,16 @@ def main() -> None:
     commands = [COMMAND_NAMES[name.strip()] for name in args.commands.split(",")] if args.commands else COMMANDS
     if commands[0].name != "check":
         commands = [COMMAND_NAMES["check"], *(command for command in commands if command.name != "check")]
+    skip = {
+        (COMMAND_NAMES[name].name, layer_count(size)) for name, _, size in (item.partition("@") for item in args.skip.split(",") if item)
+    }
     floor = median_run([run_once(BASELINE) for _ in range(max(args.runs, 5))])
     print(f"import floor: python -c 'import lark, click, rich.console, rich.table': {floor.wall_s:.3f} s wall, {floor.peak_mib:.0f} MiB\n")
     results: dict[tuple[str, int], dict[str, Run]] = {}
     with tempfile.TemporaryDirectory(prefix="cnnspec-scale-") as folder:
         for net in args.nets.split(","):
             for size in sizes:
-                results[net, size] = measure_net(net, size, commands, args.runs, folder)
+                results[net, size] = measure_net(net, size, commands, args.runs, folder, skip)
                 check = results[net, size]["check"]
                 print(f"{net} {size:,}: check {check.wall_s:.2f} s, {check.peak_mib:.0f} MiB", file=sys.stderr, flush=True)
         print("\n".join(tables(results, sizes, commands, floor)))
