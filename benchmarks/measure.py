@@ -22,16 +22,17 @@ class Run(NamedTuple):
     peak_mib: float
 
 
-def run_once(command: list[str], cwd: str | None = None) -> Run:
-    """Run `command` with its output discarded; raise unless it exits 0."""
+def run_once(command: list[str], cwd: str | None = None, stdin: str | None = None, expect: tuple[int, ...] = (0,)) -> Run:
+    """Run `command` with its output discarded (and the file `stdin` as its input); raise unless its exit status is in `expect`."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENVIRONMENT, cwd=cwd)
-    errors = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
+    with open(stdin or os.devnull, "rb") as source:
+        process = subprocess.Popen(command, stdin=source, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENVIRONMENT, cwd=cwd)
+        errors = process.stderr.read()
+        _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
     process.stderr.close()
     code = os.waitstatus_to_exitcode(status)
-    if code != 0:
+    if code not in expect:
         raise RuntimeError(f"{' '.join(command)} exited with {code}:\n{errors.decode(errors='replace')[-2000:]}")
     return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 

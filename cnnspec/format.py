@@ -319,12 +319,21 @@ def format_text(text: str) -> str:
 
 def format_source(source: Source) -> str:
     """The canonical layout of a source file. Raises CnnspecError (parser.SyntaxErrors) if it does not parse."""
-    from cnnspec.parser import parse
-
-    parse(source)
+    _parse(source)
     formatted = format_text(source.text)
     try:  # a bug here must never cost a user their file: the caller reports it and writes nothing
-        parse(Source(source.path, formatted))
+        _parse(Source(source.path, formatted))
     except CnnspecError as exc:
         raise AssertionError(f"the formatted text does not parse ({exc.diagnostic.message})") from None
     return formatted
+
+
+def _parse(source: Source) -> None:
+    """Raise parser.SyntaxErrors if the text does not parse. A text the fast parser takes
+    parses (cnnspec.fastparse); only the others are left to Lark, which reports the errors."""
+    from cnnspec.fastparse import parse_definitions
+
+    if parse_definitions(source.text) is None:
+        from cnnspec.parser import parse
+
+        parse(source)

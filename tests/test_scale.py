@@ -70,3 +70,72 @@ def test_a_residual_net_of_2000_blocks_is_exact():
     assert all(len(node.inputs) == 2 for node in adds)
     assert graph.nodes[-1].outputs == ((16, 32, 32),)
     assert analysis.receptive[graph.nodes[-1].id].size == (1 + 4 * blocks,) * 2
+
+
+# ---- every command linear: 10x the layers, at most 12x the work ------------------------------
+# The work is counted, not timed: the number of Python and builtin function calls a command makes
+# (cProfile's count), for nets of 500 and 5,000 layers. A quadratic step (a name searched from 1
+# for every layer, a list scanned per layer) shows as a ratio far above 10.
+
+COMMANDS = {
+    "check": ["check"],
+    "check --format json": ["check", "--format", "json"],
+    "check --format sarif": ["check", "--format", "sarif"],
+    "fmt --check": ["fmt", "--check"],
+    "graph": ["graph"],
+    "graph --format dot": ["graph", "--format", "dot"],
+    "codegen": ["codegen"],
+    "codegen --train": ["codegen", "--train"],
+}
+
+
+def calls(argv: list[str]) -> int:
+    import cProfile
+    import pstats
+
+    from click.testing import CliRunner
+
+    from cnnspec.cli import cli
+
+    profile = cProfile.Profile()
+    profile.enable()
+    result = CliRunner().invoke(cli, argv)
+    profile.disable()
+    assert result.exit_code == 0, result.output[-2000:]
+    return sum(stats[1] for stats in pstats.Stats(profile).stats.values())  # primitive and recursive calls
+
+
+@pytest.mark.parametrize("net", ["sequential", "residual"])
+@pytest.mark.parametrize("command", COMMANDS)
+def test_ten_times_the_layers_is_at_most_twelve_times_the_work(tmp_path, net, command):
+    make = sequential_net if net == "sequential" else lambda layers: residual_net(layers // 5)
+    counts = []
+    for layers in (500, 5_000):
+        path = tmp_path / f"{net}-{layers}.cnn"
+        path.write_text(make(layers))
+        calls([*COMMANDS[command], str(path)])  # the first run fills the per-process caches (the grammar, the layers)
+        counts.append(calls([*COMMANDS[command], str(path)]))
+    assert counts[1] / counts[0] <= 12, counts
+
+
+def test_json_stream_writes_json_dumps_text():
+    import json
+
+    from cnnspec.report.jsonstream import write_json
+
+    values = [
+        {"a": [1, 2.5, -0.0, 1e300, 'é\n"', None, True, False], "b": {}, "c": [], "d": {"e": [[1], {"f": (2, 3)}]}},
+        [{"x": {1: 2}}, "plain", 3, []],
+        {},
+    ]
+    for value in values:
+        for depth in (0, 1, 2, 3):
+            pieces: list[str] = []
+            write_json(value, pieces.append, depth)
+            assert "".join(pieces) == json.dumps(value, indent=2, allow_nan=False)
+    for depth in (2, 3):  # an iterator within the streamed depth is written as a list, item by item
+        pieces = []
+        write_json({"nested": iter([{"k": [1, 2]}, {"k": []}])}, pieces.append, depth)
+        assert "".join(pieces) == json.dumps({"nested": [{"k": [1, 2]}, {"k": []}]}, indent=2)
+    with pytest.raises(ValueError):
+        write_json({"a": float("nan")}, lambda text: None)

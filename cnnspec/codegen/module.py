@@ -184,7 +184,9 @@ class Generator:
         root = build_tree(self.graph)
         net = Instance(root, "module", self.graph.net, None)
         self._fill(net)
-        self._plan(net)
+        # The net's class is its own: no other instance can share its key (each is inside it, and
+        # so among its descendants' plans), so the key (the repr of the whole net) is not built.
+        net.plan = self.plans[("net",)] = ClassPlan("", [net])
         self._name_classes()
         for name in self.threading.threaded:
             argument = self.net_arguments[name] = net.plan.argument(name, [self.threading.values[name]], True)
@@ -269,16 +271,16 @@ class Generator:
     def _forward(self, scope: Scope, attributes: dict[str, str]) -> list[str]:
         names = {value: "x" if i == 0 else f"x{i + 1}" for i, value in enumerate(scope.inputs)}
         remaining: dict[Value, int] = {}
-        for step in scope.steps:
-            for value in step_inputs(step):
+        steps = [(step, step_inputs(step)) for step in scope.steps]
+        for _, inputs in steps:
+            for value in inputs:
                 remaining[value] = remaining.get(value, 0) + 1
         for value in scope.outputs:
             remaining[value] = remaining.get(value, 0) + 1
         live = set(names.values())
         lines = []
         indent = INDENT * 2
-        for step in scope.steps:
-            inputs = step_inputs(step)
+        for step, inputs in steps:
             args = [names[v] for v in (step.node.inputs if step.attr is None else inputs)]
             freed = []
             for value in inputs:
@@ -357,29 +359,38 @@ class Generator:
         first = plan.instances[0]
         tables = []
         for instance in plan.instances:
-            values = list(instance.values)
-            init = [(attr, _expand(expr, instance, values)) for attr, expr in instance.init]
+            if not instance.children:  # nothing to expand (all instances of a plan have the same children)
+                init, values = instance.init, instance.values
+            else:
+                values = list(instance.values)
+                init = [(attr, _expand(expr, instance, values)) for attr, expr in instance.init]
             tables.append(values)
-        slots = {slot.index: slot for slot in _slots(init)}
+        slots = None  # slot index -> Slot, made when a value varies (never in a class with one instance)
         codes: dict[int, tuple] = {}  # slot -> (its code, its value where constant, else None)
         by_vector: dict[tuple, str] = {}
+        constants = _Constants()
         for index, column in enumerate(zip(*tables)):
             vector = tuple(_key(value) for value in column)
             if root and isinstance(column[0], Dependent):
                 function = column[0].function
                 codes[index] = (function.code(self.net_arguments[function.parameter]), None)
                 continue
+            if len(column) == 1 and not isinstance(column[0], Dependent):
+                codes[index] = constants.code(column[0])
+                continue
             if len(set(vector)) == 1 and not isinstance(column[0], Dependent):
                 codes[index] = (vector[0], literal_expr(column[0]))
                 continue
             if vector not in by_vector:
+                slots = slots or {slot.index: slot for slot in _slots(init)}
                 by_vector[vector] = _argument_for(plan, list(column), slots[index].hint)
             codes[index] = (by_vector[vector], None)
         for position, instance in enumerate(plan.instances):
             instance.arguments = [plan.values[name][position] for name in plan.params]
-        plan.text = self._class_text(plan, first, [(attr, _fill_slots(expr, codes)) for attr, expr in init])
+        plan.text = self._class_text(plan, first, ((attr, _fill_slots(expr, codes)) for attr, expr in init))
 
-    def _class_text(self, plan: ClassPlan, first: Instance, init: list) -> str:
+    def _class_text(self, plan: ClassPlan, first: Instance, init) -> str:
+        """`init`: (attribute, expression) pairs, made one at a time as the lines are written."""
         base = "nn.Sequential" if first.kind == "sequential" else "nn.Module"
         lines = [f"class {plan.name}({base}):", *self._docstring(first), ""]
         for definition_name, name in plan.renamed.items():
@@ -513,9 +524,9 @@ def _attributes(scope: Scope) -> dict[str, str]:
         if attr.isdigit() and not isinstance(child, Scope) and child.params == 0 and child.buffers == 0
     }
     taken = set(scope.children) - stateless
-    attributes = {}
+    attributes, tried = {}, {}
     for attr, child in scope.children.items():
-        attributes[attr] = layer_attribute(_family(child.op), taken) if attr in stateless else attr
+        attributes[attr] = layer_attribute(_family(child.op), taken, tried) if attr in stateless else attr
         taken.add(attributes[attr])
     return attributes
 
@@ -579,6 +590,22 @@ def _writable(value) -> bool:
     if isinstance(value, tuple):
         return all(_writable(v) for v in value)
     return value is None or isinstance(value, (bool, int, float, str))
+
+
+class _Constants:
+    """A constant slot's (code, expression), made once per distinct value: large nets repeat theirs."""
+
+    def __init__(self):
+        self.made: dict[tuple, tuple] = {}
+
+    def code(self, value) -> tuple:
+        kind = type(value)
+        if kind not in (int, str, bool):  # equal values of these types have equal literals
+            return literal(value), literal_expr(value)
+        found = self.made.get((kind, value))
+        if found is None:
+            found = self.made[kind, value] = (literal(value), literal_expr(value))
+        return found
 
 
 def _ratio(given: list, values: list) -> int | None:

@@ -86,14 +86,20 @@ def safe_name(name: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
     return candidate
 
 
-def layer_attribute(family: str, taken: set[str]) -> str:
+def layer_attribute(family: str, taken: set[str], tried: dict[str, int] | None = None) -> str:
     """A readable attribute for a stateless numbered layer of op `family`: `maxpool`, or
-    `maxpool2` (then 3, ...) where a sibling has it or torch or Python reserves it."""
+    `maxpool2` (then 3, ...) where a sibling has it or torch or Python reserves it.
+    `tried`, shared by the calls for one set of siblings (whose `taken` only grows), keeps
+    where each name's search stopped, so naming n layers alike is linear, not quadratic."""
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", family).lower()
     name = LAYER_ATTRIBUTES.get(family, snake)
-    candidate, number = name, 2
+    number = (tried or {}).get(name, 1)
+    candidate = name if number == 1 else f"{name}{number}"
     while candidate in taken or candidate in RESERVED or attribute_problem(candidate):
-        candidate, number = f"{name}{number}", number + 1
+        number += 1
+        candidate = f"{name}{number}"
+    if tried is not None:
+        tried[name] = number
     return candidate
 
 

@@ -36,6 +36,7 @@ Examples:
   cnnspec check models/ --quiet --strict
   cnnspec check models/ --format github          # annotations in GitHub Actions
   cnnspec check models/ --format sarif > cnnspec.sarif
+  cnnspec check models/ --jobs 4 --quiet          # four files at once
 """
 
 FORMATS = ["table", "markdown", "json", "github", "sarif"]
@@ -90,7 +91,13 @@ FORMATS = ["table", "markdown", "json", "github", "sarif"]
     show_default=True,
     help="Optimizer whose state the training-step memory includes (sgd: with momentum).",
 )
-def check(paths, net, input_shape, params, output_format, strict, ignored, quiet, sizes, columns, dtype, batch, optimizer):
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Files checked at once, each in its own process (default: one per core). Output is in argument order, as with --jobs 1.",
+)
+def check(paths, net, input_shape, params, output_format, strict, ignored, quiet, sizes, columns, dtype, batch, optimizer, jobs):
     """Compute every layer's output size, parameters and neurons; check the
     net's `expect` contracts; report mistakes.
 
@@ -111,15 +118,12 @@ def check(paths, net, input_shape, params, output_format, strict, ignored, quiet
     if not files:
         raise click.UsageError(f"no .cnn files in {', '.join(paths)}")
     settings = Settings(output_format, chosen if columns else None, dtype, batch, optimizer, sizes, quiet, ignored)
-    checked = []
-    for path in files:
-        results = _check_file(path, Options(net, input_shape, params), settings)
-        checked += results
-        for result in results:
-            if output_format in ("table", "markdown"):
-                _print_human(result, settings, len(files) > 1 or len(results) > 1)
-            elif result.analysis is not None:
-                print_diagnostics(result.analysis)
+    options = Options(net, input_shape, params)
+    jobs = min(jobs or _cores(), len(files))
+    if jobs > 1 and not (sys.stdout.isatty() or sys.stderr.isatty()):
+        checked = _check_in_parallel(files, options, settings, jobs)
+    else:
+        checked = [result for path in files for result in _check_and_print(path, options, settings, len(files) > 1)]
     _print_machine(checked, settings, len(checked) > 1 or any(os.path.isdir(p) for p in paths))
     failed = any(r.analysis is not None and (r.analysis.errors or (strict and r.analysis.warnings)) for r in checked)
     sys.exit(3 if any(r.crash is not None for r in checked) else 1 if failed else 0)
@@ -168,6 +172,94 @@ class Checked(NamedTuple):
     outcomes: tuple | None = ()  # None: not checked (--input)
     axes: list | None = None
     crash: Exception | None = None
+    json_text: str | None = None  # from a worker process: the JSON report, as an item of the list of reports
+
+
+def _check_and_print(path, options: Options, settings, several_files: bool) -> list[Checked]:
+    """Check one file's nets and print what is printed per net: its diagnostics, and in the human formats its report."""
+    results = _check_file(path, options, settings)
+    for result in results:
+        if settings.output_format in ("table", "markdown"):
+            _print_human(result, settings, several_files or len(results) > 1)
+        elif result.analysis is not None:
+            print_diagnostics(result.analysis)
+    return results
+
+
+# ---- several files at once: --jobs ------------------------------------------------------
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _check_in_parallel(files, options: Options, settings, jobs: int) -> list[Checked]:
+    """Each file checked in a worker process; what each prints is written here, in argument
+    order, as each file's turn comes. Not on a terminal (where colours and the table's width
+    depend on it): there, files are checked one after another."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    checked = []
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = [pool.submit(_check_in_worker, path, options, settings) for path in files]
+        for path, future in zip(files, futures):
+            try:
+                results, out, err = future.result()
+            except Exception as exc:  # noqa: BLE001  the worker died (killed, out of memory): that file's internal error
+                results, out, err = [Checked(path, None, crash=exc)], "", ""
+                if settings.output_format in ("table", "markdown"):
+                    report_internal_error(path, exc)
+            click.echo(err, nl=False, err=True)
+            click.echo(out, nl=False)
+            checked += results
+    return checked
+
+
+def _check_in_worker(path, options: Options, settings) -> tuple[list[Checked], str, str]:
+    """In a worker: the file checked and printed into buffers; its results without the graphs,
+    which stay here (the diagnostics and source travel back, and the JSON reports as text)."""
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        results = _check_and_print(path, options, settings, several_files=True)
+        light = [_light(result, settings) for result in results]
+    finally:
+        sys.stdout, sys.stderr = saved
+    return light, out.getvalue(), err.getvalue()
+
+
+def _light(result: Checked, settings) -> Checked:
+    """What travels back from a worker: diagnostics, source and the JSON report's text."""
+    from cnnspec.analyze import Analysis
+
+    json_text = None
+    if settings.output_format == "json" and result.analysis is not None:
+        from cnnspec.report.jsonstream import write_json
+
+        pieces: list[str] = []
+        write_json(_json_report(result), pieces.append, depth=2, pad="  ")
+        json_text = "".join(pieces)
+    light = None
+    if result.analysis is not None:
+        light = Analysis(result.analysis.source)
+        light.diagnostics, light.nets = result.analysis.diagnostics, result.analysis.nets
+    crash = _picklable(result.crash) if result.crash is not None else None
+    return Checked(result.path, light, crash=crash, json_text=json_text)
+
+
+def _picklable(exc: Exception) -> Exception:
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001  an exception that cannot travel: its type's name and message, as text
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
 def _check_file(path, options: Options, settings) -> list[Checked]:
@@ -312,11 +404,12 @@ def _contract_lines(graph, outcomes) -> list[str]:
 def _print_machine(checked: list[Checked], settings, as_list: bool) -> None:
     analyses = [r.analysis for r in checked if r.analysis is not None]
     if settings.output_format == "json":
-        import json
-
-        reports = [_json_report(r) for r in checked if r.analysis is not None]
-        if reports:
-            click.echo(json.dumps(reports if as_list else reports[0], indent=2, allow_nan=False))
+        texts = [r.json_text for r in checked if r.json_text is not None]
+        reports = [_json_report(r) for r in checked if r.analysis is not None and r.json_text is None]
+        if texts:  # from worker processes (several files: a list)
+            click.echo("[\n  " + ",\n  ".join(texts) + "\n]")
+        elif reports:
+            _echo_json(reports, depth=3) if as_list else _echo_json(reports[0], depth=2)  # down to each node
     elif settings.output_format == "github":
         from cnnspec.report.github import annotations
 
@@ -324,24 +417,30 @@ def _print_machine(checked: list[Checked], settings, as_list: bool) -> None:
             for line in annotations(analysis):
                 click.echo(line)
     elif settings.output_format == "sarif":
-        import json
-
         from cnnspec.report.sarif import sarif_log
 
-        click.echo(json.dumps(sarif_log(analyses), indent=2, allow_nan=False))
+        _echo_json(sarif_log(analyses), depth=4)  # down to each result
     for result in checked:
         if result.crash and settings.output_format not in ("table", "markdown"):
             report_internal_error(result.path, result.crash)
+
+
+def _echo_json(value, depth: int) -> None:
+    """json.dumps(value, indent=2) and a newline on standard output, streamed to `depth` (cnnspec.report.jsonstream)."""
+    from cnnspec.report.jsonstream import write_json
+
+    write_json(value, lambda text: click.echo(text, nl=False), depth)
+    click.echo()
 
 
 def _json_report(result: Checked) -> dict:
     from cnnspec.report.jsonreport import report_json
 
     if result.parts is None:
-        report = report_json(result.analysis, [], {}, None, None)
+        report = report_json(result.analysis, [], {}, None, None, lazy=True)
     else:
         rows, totals, measures, compute = result.parts
-        report = report_json(result.analysis, rows, totals, measures, compute)
+        report = report_json(result.analysis, rows, totals, measures, compute, lazy=True)
     if result.axes is not None:
         report["input_sizes"] = [axis.as_json() for axis in result.axes]
     report["contracts"] = [outcome.to_json() for outcome in result.outcomes or ()]

@@ -63,16 +63,20 @@ def _row_json(row) -> dict:
     }
 
 
-def report_json(analysis, rows, totals, measures=None, compute=None) -> dict:
+def report_json(analysis, rows, totals, measures=None, compute=None, lazy: bool = False) -> dict:
+    """The report. `lazy`: its nodes and rows are iterators, made as cnnspec.report.jsonstream
+    writes them, so that a large net's report is never held whole."""
     graph = analysis.graph
     totals = dict(totals)
+    nodes = (_node_json(node, measures) for node in graph.nodes) if graph else ()
+    table = (_row_json(row) for row in rows)
     report = {
         "schema": SCHEMA,
         "file": analysis.source.path,
         "net": graph.net if graph else None,
         "input": list(graph.input_shape) if graph and graph.input_shape else None,
-        "nodes": [_node_json(node, measures) for node in graph.nodes] if graph else [],
-        "rows": [_row_json(row) for row in rows],
+        "nodes": nodes if lazy else list(nodes),
+        "rows": table if lazy else list(table),
         "totals": totals,
         "diagnostics": [diagnostic_json(d, analysis.source.path) for d in analysis.diagnostics],
     }
