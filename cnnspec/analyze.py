@@ -20,6 +20,7 @@ class Analysis:
         self.graph: Graph | None = None
         self.diagnostics: list[Diagnostic] = []
         self.nets: tuple[str, ...] = ()
+        self.definitions: tuple[Definition, ...] | None = None  # the syntax tree; None after a syntax error
         self.receptive: dict = {}  # node id -> RF (cnnspec.analysis.receptive), when the graph is clean
         self.costs: dict = {}  # node id -> Cost (cnnspec.analysis.compute), when the graph is clean
 
@@ -32,19 +33,20 @@ class Analysis:
         return [d for d in self.diagnostics if not d.is_error]
 
 
-def analyze(source: Source, net: str | None = None, input_shape: Shape | None = None) -> Analysis:
-    """Parse, expand and check one source file; every problem becomes a diagnostic."""
+def analyze(source: Source, net: str | None = None, input_shape: Shape | None = None, params: dict | None = None) -> Analysis:
+    """Parse, expand and check one source file; every problem becomes a diagnostic.
+    `params` sets net parameters by name (values as the language has them: int, float, bool, str, None, tuples)."""
     result = Analysis(source)
     try:
-        definitions = _definitions(source)
+        definitions = result.definitions = _definitions(source)
     except CnnspecError as exc:  # syntax errors: the file is not analysed further
-        result.diagnostics.extend(getattr(exc, "diagnostics", None) or [exc.diagnostic])
+        result.diagnostics.extend(exc.diagnostics)
         return result
     table = _definition_table(definitions, result.diagnostics)
     result.nets = tuple(name for name, d in table.items() if d.kind == "net")
     chosen = _choose_net(table, result, net)
     if chosen is not None:
-        result.graph = Expander(table, result.diagnostics).expand(chosen, input_shape)
+        result.graph = Expander(table, result.diagnostics).expand(chosen, input_shape, params)
         if not result.errors:
             result.diagnostics.extend(graph_warnings(result.graph))
             result.diagnostics = _suggest_clean_sizes(result.graph, result.diagnostics)

@@ -81,7 +81,7 @@ class Expander:
 
     # ---- entry point --------------------------------------------------------------
 
-    def expand(self, net: Definition, input_shape: Shape | None = None) -> Graph:
+    def expand(self, net: Definition, input_shape: Shape | None = None, params: dict | None = None) -> Graph:
         self.graph = Graph(net.name)
         self.names: dict[str, Node] = {}
         self.functional_suffixes: dict[str, int] = {}  # "add" -> the last suffix given, so naming stays linear
@@ -90,7 +90,7 @@ class Expander:
         self.duplicate_scopes: set[str] = set()  # prefixes of submodules already reported as duplicates
         # (kind, (argument name or None, exact value) per argument) -> Binding, for calls that bound
         self.bindings: dict[tuple, Binding] = {}
-        frame = Frame(values=self._net_values(net), input=None)
+        frame = Frame(values=self._net_values(net, params or {}), input=None)
         body = list(net.body)
         declared = body.pop(0) if body and isinstance(body[0], InputDecl) else None
         if declared is None:  # an input declared later: one error there, and the analysis goes on with it
@@ -116,15 +116,21 @@ class Expander:
             self.graph.output = self.graph.output[0]
         return self.graph
 
-    def _net_values(self, net: Definition) -> dict:
+    def _net_values(self, net: Definition, overrides: dict) -> dict:
+        """The net's parameters: their defaults, or the values set from outside (`overrides`)."""
         values = {}
+        for name in sorted(overrides.keys() - {param.name for param in net.params}):
+            names = [param.name for param in net.params]
+            takes = f" (it has: {', '.join(names)})" if names else " (it has none)"
+            self._report(error("E201", f"net {net.name} has no parameter '{name}'{suggest(name, names) or takes}", None), None)
         for param in net.params:
-            if param.default is None:
+            if param.name in overrides:
+                values[param.name] = overrides[param.name]
+            elif param.default is None:
                 self._report(error("E203", f"net parameter '{param.name}' needs a default value", param.span), None)
                 values[param.name] = UNKNOWN
-                continue
-            value = self._evaluate(param.default, values, None)
-            values[param.name] = value
+            else:
+                values[param.name] = self._evaluate(param.default, values, None)
         return values
 
     def _input_shape(self, declared: InputDecl, frame: Frame) -> Shape | None:

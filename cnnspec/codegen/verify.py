@@ -34,13 +34,13 @@ class Verification(NamedTuple):
         return f"verified: {self.nodes:,} nodes, {self.params:,} parameters, {self.flops:,} FLOPs equal"
 
 
-def build_generated(generated: GeneratedModule):
-    """exec() the generated file; its build_model() on the meta device."""
+def build_generated(generated: GeneratedModule, device: str = "meta"):
+    """exec() the generated file; its build_model() on `device` (meta: no memory, no compute)."""
     import torch
 
     namespace: dict = {"__name__": "cnnspec_generated"}
     exec(compile(generated.text, "<cnnspec codegen>", "exec"), namespace)  # noqa: S102  our own output
-    with torch.device("meta"):
+    with torch.device(device):
         return namespace["build_model"]()
 
 

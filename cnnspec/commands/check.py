@@ -9,9 +9,9 @@ from typing import NamedTuple
 import click
 
 from cnnspec.commands.common import analyze_file, cnn_files, parse_shape, print_diagnostics, report_internal_error
-from cnnspec.diagnostics import position
 from cnnspec.report.columns import COLUMNS as COLUMN_NAMES
 from cnnspec.report.columns import DEFAULT_COLUMNS, SEED_COLUMNS, parse_columns
+from cnnspec.results import check_contracts, contract_lines, json_report, report_parts
 
 EXAMPLES_CHECK = """
 \b
@@ -127,42 +127,14 @@ def _check_file(path, net, input_shape, settings) -> Checked:
         analysis = analyze_file(path, net, input_shape)
         if analysis.graph is None or analysis.errors:
             return Checked(path, analysis)
-        parts = _report_parts(analysis, settings)
+        parts = report_parts(analysis, settings.dtype, settings.batch, settings.optimizer)
         # The expectations describe the net at its declared input; --input explores other sizes,
         # so with it only the mistakes in the expectations themselves are reported.
-        outcomes = _check_contracts(analysis, parts, compare=input_shape is None)
+        outcomes = check_contracts(analysis, parts, compare=input_shape is None)
         axes = _input_sizes(analysis) if settings.sizes else None
         return Checked(path, analysis, parts, outcomes, axes)
     except Exception as exc:  # noqa: BLE001  a bug in cnnspec: say so plainly, never a traceback
         return Checked(path, None, crash=exc)
-
-
-def _check_contracts(analysis, parts, compare: bool) -> tuple | None:
-    """The net's expectations (None without `compare`: not checked); a failed or invalid one
-    becomes an error in the analysis's diagnostics."""
-    from cnnspec.analysis.contracts import check_expectations, quantities
-
-    graph = analysis.graph
-    if not graph.expectations:
-        return () if compare else None
-    _, totals, measures, compute = parts
-    measured = quantities(graph, analysis.receptive, totals, compute, measures.memory)
-    outcomes, diagnostics = check_expectations(analysis.source, graph.expectations, measured, compare)
-    analysis.diagnostics = sorted(analysis.diagnostics + diagnostics, key=position)
-    return tuple(outcomes) if compare else None
-
-
-def _report_parts(analysis, settings):
-    """The folded rows, the totals and the per-node measures of a clean analysis."""
-    from cnnspec.analysis.compute import totals as compute_totals
-    from cnnspec.analysis.memory import memory
-    from cnnspec.report.columns import Measures
-    from cnnspec.rows import build_rows, totals
-
-    graph = analysis.graph
-    rows = build_rows(graph)
-    measures = Measures(analysis.receptive, analysis.costs, memory(graph, settings.dtype, settings.batch, settings.optimizer))
-    return rows, totals(graph, rows), measures, compute_totals(graph, analysis.costs)
 
 
 # ---- human formats: table and markdown ---------------------------------------------------
@@ -228,22 +200,11 @@ def _print_report(result: Checked, settings):
     from cnnspec.report.table import plain_table, print_rich_table, totals_lines
 
     columns = settings.columns or DEFAULT_COLUMNS
-    footer = totals_lines(totals, compute, measures.memory) + _contract_lines(analysis.graph, result.outcomes)
+    footer = totals_lines(totals, compute, measures.memory) + contract_lines(analysis.graph, result.outcomes)
     if sys.stdout.isatty():
         print_rich_table(analysis, rows, columns, measures, footer)
     else:
         click.echo(plain_table(analysis, rows, columns, measures) + "\n".join(footer))
-
-
-def _contract_lines(graph, outcomes) -> list[str]:
-    if not graph.expectations:
-        return []
-    if outcomes is None:
-        return ["contracts:  not checked (--input overrides the declared input)"]
-    met = sum(outcome.passed for outcome in outcomes)
-    valid = sum(outcome.valid for outcome in outcomes)
-    invalid = len(outcomes) - valid  # errors, reported as such, not expectations unmet
-    return [f"contracts:  {met} of {valid} expectations met" + (f"; {invalid} invalid (see the errors)" if invalid else "")]
 
 
 # ---- machine formats: json, github, sarif ------------------------------------------------
@@ -254,7 +215,7 @@ def _print_machine(checked: list[Checked], settings, as_list: bool) -> None:
     if settings.output_format == "json":
         import json
 
-        reports = [_json_report(r) for r in checked if r.analysis is not None]
+        reports = [json_report(r.analysis, r.parts, r.outcomes, r.axes) for r in checked if r.analysis is not None]
         if reports:
             click.echo(json.dumps(reports if as_list else reports[0], indent=2, allow_nan=False))
     elif settings.output_format == "github":
@@ -272,17 +233,3 @@ def _print_machine(checked: list[Checked], settings, as_list: bool) -> None:
     for result in checked:
         if result.crash and settings.output_format not in ("table", "markdown"):
             report_internal_error(result.path, result.crash)
-
-
-def _json_report(result: Checked) -> dict:
-    from cnnspec.report.jsonreport import report_json
-
-    if result.parts is None:
-        report = report_json(result.analysis, [], {}, None, None)
-    else:
-        rows, totals, measures, compute = result.parts
-        report = report_json(result.analysis, rows, totals, measures, compute)
-    if result.axes is not None:
-        report["input_sizes"] = [axis.as_json() for axis in result.axes]
-    report["contracts"] = [outcome.to_json() for outcome in result.outcomes or ()]
-    return report
