@@ -19,20 +19,17 @@ if TYPE_CHECKING:
     from cnnspec.api import Model, load, loads
     from cnnspec.diagnostics import CnnspecError, Diagnostic
 
-_LAZY = {
-    "load": "cnnspec.api",
-    "loads": "cnnspec.api",
-    "Model": "cnnspec.api",
-    "CnnspecError": "cnnspec.diagnostics",
-    "Diagnostic": "cnnspec.diagnostics",
-}
-
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
+    """The public names, imported on first use (module attributes: PEP 562)."""
+    if name in ("load", "loads", "Model"):
+        from cnnspec import api
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        return getattr(api, name)
+    if name in ("CnnspecError", "Diagnostic"):
+        from cnnspec import diagnostics
+
+        return getattr(diagnostics, name)
     raise AttributeError(f"module 'cnnspec' has no attribute {name!r}")
 
 

@@ -122,7 +122,7 @@ class Names:
 
     def at(self, position: Position) -> Occurrence | None:
         found = [o for o in self.occurrences if contains(o.span, position)]
-        return min(found, key=lambda o: (o.span.end_column - o.span.column), default=None)
+        return min(found, key=lambda o: o.span.end_column - o.span.column, default=None)
 
     def of(self, symbol: Symbol) -> list[Occurrence]:
         return [o for o in self.occurrences if o.symbol == symbol]
