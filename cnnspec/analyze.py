@@ -24,6 +24,7 @@ class Analysis:
         self.graph: Graph | None = None
         self.diagnostics: list[Diagnostic] = []
         self.nets: tuple[str, ...] = ()
+        self.definitions: tuple[Definition, ...] | None = None  # the syntax tree; None after a syntax error
         self.receptive: dict = {}  # node id -> RF (cnnspec.analysis.receptive), when the graph is clean
         self.costs: dict = {}  # node id -> Cost (cnnspec.analysis.compute), when the graph is clean
         self.input_override: Shape | None = None  # the input size given instead of the declared one
@@ -45,6 +46,7 @@ class _Parsed(NamedTuple):
     nets: tuple[str, ...]
     diagnostics: list[Diagnostic]  # about the file as a whole: its syntax, definitions and suppression comments
     suppressions: list
+    definitions: tuple | None  # the syntax tree; None after a syntax error
 
 
 def analyze(source: Source, net: str | None = None, input_shape: Shape | None = None, params: dict | None = None) -> Analysis:
@@ -84,18 +86,19 @@ def _parse(source: Source) -> _Parsed:
     try:
         definitions = _definitions(source)
     except CnnspecError as exc:  # syntax errors: the file is not analysed further
-        return _Parsed(None, (), list(getattr(exc, "diagnostics", None) or [exc.diagnostic]), [])
+        return _Parsed(None, (), list(getattr(exc, "diagnostics", None) or [exc.diagnostic]), [], None)
     diagnostics: list[Diagnostic] = []
     table = _definition_table(definitions, diagnostics)
     suppressions, problems = read_suppressions(source.text)
     nets = tuple(name for name, d in table.items() if d.kind == "net")
-    return _Parsed(table, nets, diagnostics + problems, suppressions)
+    return _Parsed(table, nets, diagnostics + problems, suppressions, definitions)
 
 
 def _new_analysis(source, parsed: _Parsed, diagnostics, input_shape, params) -> Analysis:
     result = Analysis(source)
     result.diagnostics = list(diagnostics)
     result.nets = parsed.nets
+    result.definitions = parsed.definitions
     result.input_override, result.params = input_shape, dict(params or {})
     return result
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from enum import Enum
 from typing import NamedTuple
 
@@ -91,11 +92,13 @@ def warning(code: str, message: str, span: Span | None, notes=()) -> Diagnostic:
 
 
 class CnnspecError(Exception):
-    """Raised where analysis of one construct cannot go on; carries its diagnostic."""
+    """Raised where analysis of one construct cannot go on, and by cnnspec.load for a file with
+    errors: `diagnostics` lists them, `diagnostic` is the first; `message` replaces the first's message."""
 
-    def __init__(self, diagnostic: Diagnostic):
-        super().__init__(diagnostic.message)
+    def __init__(self, diagnostic: Diagnostic, more: Sequence[Diagnostic] = (), message: str | None = None):
+        super().__init__(diagnostic.message if message is None else message)
         self.diagnostic = diagnostic
+        self.diagnostics: list[Diagnostic] = [diagnostic, *more]
 
 
 TAB_WIDTH = 4

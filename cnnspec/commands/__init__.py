@@ -9,6 +9,7 @@ from cnnspec.commands.codegen import codegen, verify
 from cnnspec.commands.explain import explain
 from cnnspec.commands.fmt import fmt
 from cnnspec.commands.graph import graph
+from cnnspec.commands.lsp import lsp
 from cnnspec.commands.train import train
 
-COMMANDS = [check, fmt, graph, explain, codegen, verify, train]
+COMMANDS = [check, fmt, graph, explain, codegen, verify, train, lsp]

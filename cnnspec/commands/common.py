@@ -99,11 +99,16 @@ def read_file(path):
     except OSError as exc:
         raise Unreadable(_unreadable(path, f"cannot read the file: {exc.strerror}", None, "")) from None
     except UnicodeDecodeError as exc:
-        data = exc.object
-        line = data[: exc.start].count(b"\n") + 1
-        column = len(data[data.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
-        message = f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x} on line {line})"
-        raise Unreadable(_unreadable(path, message, Span(line, column, line, column + 1), data.decode("utf-8", "replace"))) from None
+        raise undecodable(path, exc) from None
+
+
+def undecodable(path, exc: UnicodeDecodeError) -> Unreadable:
+    """A file that is not UTF-8: its E101 diagnostic points at the first bad byte."""
+    data = exc.object
+    line = data[: exc.start].count(b"\n") + 1
+    column = len(data[data.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
+    message = f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x} on line {line})"
+    return Unreadable(_unreadable(path, message, Span(line, column, line, column + 1), data.decode("utf-8", "replace")))
 
 
 def _unreadable(path, message, span, text):

@@ -1,0 +1,1 @@
+"""The language server (`cnnspec lsp`, needs the `lsp` extra: pygls and lsprotocol)."""
