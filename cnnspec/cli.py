@@ -10,7 +10,23 @@ from cnnspec import __version__
 from cnnspec.commands import COMMANDS
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The group; commands named in LAZY are imported only when run (or listed by --help)."""
+
+    LAZY = {"playground": "cnnspec.commands.playground"}
+
+    def list_commands(self, ctx):
+        return [*super().list_commands(ctx), *self.LAZY]
+
+    def get_command(self, ctx, name):
+        if name in self.LAZY and name not in self.commands:
+            import importlib
+
+            self.add_command(getattr(importlib.import_module(self.LAZY[name]), name))
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cnnspec")
 def cli():
     """cnnspec: check CNN architectures written in the .cnn language, and turn them into PyTorch.
@@ -25,6 +41,7 @@ def cli():
       cnnspec fmt --check models/
       cnnspec graph examples/resnet18.cnn --format mermaid
       cnnspec explain E300
+      cnnspec playground build site/
     """
 
 
