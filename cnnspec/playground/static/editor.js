@@ -10,8 +10,36 @@ import { Tag, tagHighlighter } from "@lezer/highlight";
 
 const ERROR_CLASS = "err"; // Pygments' class for a character no rule matches
 
+export function compileRules(mode) {
+  return mode.rules.map((rule) => ({ ...rule, regex: new RegExp(rule.pattern, "yu") }));
+}
+
+// The token at `pos` of `line`: [length, class] pieces (one per group for a bygroups rule).
+function tokenAt(rules, line, pos) {
+  for (const rule of rules) {
+    rule.regex.lastIndex = pos;
+    const match = rule.regex.exec(line);
+    if (!match || match[0].length === 0) continue;
+    if (!rule.groups) return [[match[0].length, rule.styles[0]]];
+    return rule.styles.map((style, i) => [(match[i + 1] || "").length, style]).filter(([length]) => length > 0);
+  }
+  return [[Array.from(line.slice(pos, pos + 2))[0].length, ERROR_CLASS]];
+}
+
+// [text, class] for each token of one line, as the editor colours it (the tests compare with Pygments).
+export function tokenizeLine(rules, line) {
+  const tokens = [];
+  for (let pos = 0; pos < line.length; ) {
+    for (const [length, style] of tokenAt(rules, line, pos)) {
+      tokens.push([line.slice(pos, pos + length), style]);
+      pos += length;
+    }
+  }
+  return tokens;
+}
+
 function cnnspecLanguage(mode) {
-  const rules = mode.rules.map((rule) => ({ ...rule, regex: new RegExp(rule.pattern, "yu") }));
+  const rules = compileRules(mode);
   const classes = new Set([ERROR_CLASS, ...rules.flatMap((rule) => rule.styles).filter(Boolean)]);
   const tokenTable = Object.fromEntries([...classes].map((name) => [name, Tag.define()]));
   const language = StreamLanguage.define({
@@ -19,26 +47,10 @@ function cnnspecLanguage(mode) {
     startState: () => ({ pending: [] }),
     copyState: (state) => ({ pending: state.pending.slice() }),
     token(stream, state) {
-      if (state.pending.length) {
-        const [length, style] = state.pending.shift();
-        stream.pos += length;
-        return style;
-      }
-      for (const rule of rules) {
-        rule.regex.lastIndex = stream.pos;
-        const match = rule.regex.exec(stream.string);
-        if (!match || match[0].length === 0) continue;
-        if (!rule.groups) {
-          stream.pos += match[0].length;
-          return rule.styles[0];
-        }
-        const parts = rule.styles.map((style, i) => [(match[i + 1] || "").length, style]).filter(([length]) => length > 0);
-        state.pending = parts.slice(1);
-        stream.pos += parts[0][0];
-        return parts[0][1];
-      }
-      stream.next();
-      return ERROR_CLASS;
+      if (!state.pending.length) state.pending = tokenAt(rules, stream.string, stream.pos);
+      const [length, style] = state.pending.shift();
+      stream.pos += length;
+      return style;
     },
     tokenTable,
     languageData: { commentTokens: { line: "#" } },
