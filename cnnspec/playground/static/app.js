@@ -284,7 +284,7 @@ async function start() {
   let text = "";
   if (payload != null) {
     text = await decodeSource(payload).catch(() => {
-      setStatus("The link's #src= is damaged: showing an example instead");
+      $("notice").textContent = "The link's #src= is damaged: showing an example instead.";
       return null;
     });
   }
