@@ -6,77 +6,28 @@ names an already built site; otherwise the session builds one. CHROMIUM override
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-LOAD_TIMEOUT_MS = 240_000  # Pyodide's first start on a busy, shared machine
-STEP_TIMEOUT_MS = 120_000
+from harness import STEP_TIMEOUT_MS, build_site, chromium, served
 
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Path:
     built = os.environ.get("CNNSPEC_PLAYGROUND_SITE")
-    if built:
-        return Path(built)
-    out = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    subprocess.run([sys.executable, "-m", "cnnspec", "playground", "build", str(out)], cwd=ROOT, env=env, check=True, timeout=1200)
-    return out
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _serving(url: str, server: subprocess.Popen) -> bool:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            with urllib.request.urlopen(url + "manifest.json", timeout=5):
-                return True
-        except OSError:
-            time.sleep(0.2)
-    return False
+    return Path(built) if built else build_site(tmp_path_factory.mktemp("site"))
 
 
 @pytest.fixture(scope="session")
 def base_url(site):
-    for _ in range(5):  # another process may take the free port before the server does
-        port = _free_port()
-        command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(site)]
-        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}/"
-        if _serving(url, server):
-            break
-        server.kill()
-        server.wait()
-    else:
-        pytest.fail("python -m http.server did not start")
-    yield url
-    server.terminate()
-    server.wait(timeout=30)
+    with served(site) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
-        )
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
@@ -89,26 +40,3 @@ def page(browser):
     yield page
     context.close()
     assert errors == [], errors
-
-
-def open_playground(page, url: str) -> None:
-    """Load the page and wait until its first analysis is shown."""
-    page.goto(url)
-    wait_analyzed(page, LOAD_TIMEOUT_MS)
-    assert page.evaluate("document.body.dataset.editor") == "codemirror"
-
-
-def wait_analyzed(page, timeout: int = STEP_TIMEOUT_MS) -> None:
-    """Wait until the page shows the analysis of its latest edit (or has failed: then say why)."""
-    page.wait_for_function(
-        "(b => b.dataset.state === 'failed' || (b.dataset.state === 'ready' && b.dataset.editSeq && b.dataset.editSeq === b.dataset.shownSeq))(document.body)",
-        timeout=timeout,
-    )
-    assert page.evaluate("document.body.dataset.state") == "ready", page.locator("[data-testid=status]").inner_text()
-
-
-def set_source(page, text: str) -> None:
-    """Type `text` into the editor through its mirror, and wait for its analysis."""
-    page.get_by_test_id("source").fill(text)
-    page.wait_for_function("text => document.querySelector('[data-testid=source]').value === text", arg=text)
-    wait_analyzed(page)

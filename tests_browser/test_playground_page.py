@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, open_playground, set_source, wait_analyzed
+from harness import ROOT, open_playground, set_source, wait_analyzed
 
 from cnnspec.lexer import CnnspecLexer
 from cnnspec.playground import highlight, link, session

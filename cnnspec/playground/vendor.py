@@ -11,12 +11,14 @@ import json
 import os
 import posixpath
 import tarfile
+import time
 import urllib.error
 import urllib.request
 from typing import NamedTuple
 
 DEFAULT_REGISTRY = "https://registry.npmjs.org"
 TIMEOUT_S = 120
+ATTEMPTS = 3
 
 
 class NpmPackage(NamedTuple):
@@ -89,12 +91,7 @@ def tarball(package: NpmPackage, cache: str) -> bytes:
         if _matches(data, package.integrity):
             return data
     url = f"{registry()}/{package.name}/-/{package.tarball_name}"
-    try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
-            data = response.read()
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise FetchError(f"cannot download {package.name}@{package.version} from {url}: {reason} (offline? set CNNSPEC_NPM_REGISTRY to a reachable npm registry, or fill the cache {cache})") from None
+    data = _download(url, f"{package.name}@{package.version}", cache)
     if not _matches(data, package.integrity):
         raise FetchError(f"{url}: the download does not match the pinned integrity {package.integrity[:20]}...")
     from cnnspec.atomic import write_atomic
@@ -102,6 +99,25 @@ def tarball(package: NpmPackage, cache: str) -> bytes:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     write_atomic(path, data)
     return data
+
+
+def _download(url: str, what: str, cache: str) -> bytes:
+    """The bytes at `url`, with a retry or two for a flaky network."""
+    for attempt in range(ATTEMPTS):
+        try:
+            with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+                return response.read()
+        except urllib.error.HTTPError as exc:
+            reason = f"HTTP {exc.code}"
+            if exc.code < 500:
+                break
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+        if attempt + 1 < ATTEMPTS:
+            time.sleep(2**attempt)
+    raise FetchError(
+        f"cannot download {what} from {url}: {reason} (offline? set CNNSPEC_NPM_REGISTRY to a reachable npm registry, or fill the cache {cache})"
+    )
 
 
 def unpack(package: NpmPackage, cache: str, target: str, only: tuple[str, ...] | None = None) -> dict:
