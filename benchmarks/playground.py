@@ -65,7 +65,9 @@ def main() -> int:
     ratio = statistics.median(browser) / statistics.median(cpython)
     print(f"Pyodide ready {timings['pyodide_ready_ms']:.0f} ms after the worker started")
     print(f"first analysis {first:.0f} ms after Pyodide was ready (target {FIRST_ANALYSIS_TARGET_MS} ms)")
-    print(f"ResNet-50 re-analysis, median of {args.runs}: browser {statistics.median(browser):.1f} ms, CPython {statistics.median(cpython):.1f} ms")
+    print(
+        f"ResNet-50 re-analysis, median of {args.runs}: browser {statistics.median(browser):.1f} ms, CPython {statistics.median(cpython):.1f} ms"
+    )
     print(f"ratio {ratio:.2f}x (target {RATIO_TARGET}x)")
     return 0 if first <= FIRST_ANALYSIS_TARGET_MS and ratio <= RATIO_TARGET else 1
 

@@ -139,7 +139,7 @@ def test_highlighting_rules_come_from_the_lexer():
 
 @pytest.mark.parametrize(
     "python, javascript",
-    [(r"[^\W\d]\w*", r"[\p{L}\p{Nl}_][\p{L}\p{N}\p{M}_]*"), (r"(in)\b", r"(in)(?![\p{L}\p{N}\p{M}_])"), ("\\\"[^\\\"\\n]*\\\"", '"[^"\\n]*"')],
+    [(r"[^\W\d]\w*", r"[\p{L}\p{Nl}_][\p{L}\p{N}\p{M}_]*"), (r"(in)\b", r"(in)(?![\p{L}\p{N}\p{M}_])"), ('\\"[^\\"\\n]*\\"', '"[^"\\n]*"')],
 )
 def test_patterns_are_spelt_for_javascript(python, javascript):
     assert highlight.javascript_pattern(python) == javascript

@@ -1,11 +1,11 @@
 """`cnnspec playground build OUT_DIR`: the static site. Layout of OUT_DIR:
 
-    index.html, app.js, editor.js, worker.js, style.css   static/, the page (index.html gets the import map)
-    highlight.json, highlight.css                          generated from cnnspec.lexer (highlight.py)
-    manifest.json                                          the wheels to install, the examples, versions
-    wheels/*.whl                                           cnnspec and its dependencies, for Pyodide
-    examples/*.cnn                                         the examples menu
-    vendor/pyodide/, vendor/mermaid/, vendor/npm/NAME/     from the npm registry (vendor.py)
+index.html, app.js, editor.js, worker.js, style.css   static/, the page (index.html gets the import map)
+highlight.json, highlight.css                          generated from cnnspec.lexer (highlight.py)
+manifest.json                                          the wheels to install, the examples, versions
+wheels/*.whl                                           cnnspec and its dependencies, for Pyodide
+examples/*.cnn                                         the examples menu
+vendor/pyodide/, vendor/mermaid/, vendor/npm/NAME/     from the npm registry (vendor.py)
 """
 
 from __future__ import annotations
