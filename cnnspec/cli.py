@@ -16,7 +16,7 @@ class _Commands(click.Group):
     LAZY = {"playground": "cnnspec.commands.playground"}
 
     def list_commands(self, ctx):
-        return [*super().list_commands(ctx), *self.LAZY]
+        return [*super().list_commands(ctx), *(name for name in self.LAZY if name not in self.commands)]
 
     def get_command(self, ctx, name):
         if name in self.LAZY and name not in self.commands:
