@@ -11,18 +11,18 @@ from cnnspec.commands import COMMANDS
 
 
 class _Commands(click.Group):
-    """The group; commands named in LAZY are imported only when run (or listed by --help)."""
+    """The group; `playground` (its build pulls in more) is imported only when run or listed."""
 
-    LAZY = {"playground": "cnnspec.commands.playground"}
+    LAZY = ("playground",)
 
     def list_commands(self, ctx):
         return [*super().list_commands(ctx), *(name for name in self.LAZY if name not in self.commands)]
 
     def get_command(self, ctx, name):
-        if name in self.LAZY and name not in self.commands:
-            import importlib
+        if name == "playground" and name not in self.commands:
+            from cnnspec.commands.playground import playground
 
-            self.add_command(getattr(importlib.import_module(self.LAZY[name]), name))
+            self.add_command(playground)
         return super().get_command(ctx, name)
 
 
