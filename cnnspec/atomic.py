@@ -6,8 +6,8 @@ import os
 import tempfile
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write `text` (UTF-8) to `path` in one step; on any failure the old file is untouched.
+def write_atomic(path: str, text: str | bytes) -> None:
+    """Write `text` (UTF-8; bytes as they are) to `path` in one step; on any failure the old file is untouched.
 
     The temporary file lives in the target's directory, so the final os.replace is a rename
     on one file system. An existing file keeps its permission bits; a symbolic link is written
@@ -17,7 +17,8 @@ def write_atomic(path: str, text: str) -> None:
     directory = os.path.dirname(path)
     handle, temporary = tempfile.mkstemp(prefix=".cnnspec-", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+        binary = isinstance(text, bytes)
+        with os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())

@@ -10,7 +10,23 @@ from cnnspec import __version__
 from cnnspec.commands import COMMANDS
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The group; `playground` (its build pulls in more) is imported only when run or listed."""
+
+    LAZY = ("playground",)
+
+    def list_commands(self, ctx):
+        return [*super().list_commands(ctx), *(name for name in self.LAZY if name not in self.commands)]
+
+    def get_command(self, ctx, name):
+        if name == "playground" and name not in self.commands:
+            from cnnspec.commands.playground import playground
+
+            self.add_command(playground)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cnnspec")
 def cli():
     """cnnspec: check CNN architectures written in the .cnn language, and turn them into PyTorch.
@@ -25,6 +41,7 @@ def cli():
       cnnspec fmt --check models/
       cnnspec graph examples/resnet18.cnn --format mermaid
       cnnspec explain E300
+      cnnspec playground build site/
     """
 
 
