@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import os
 
-from cnnspec.commands.check import Settings, _check_file, _json_report
+from cnnspec.commands.check import Options, Settings, _check_file, _json_report
 from cnnspec.diagnostics import render
 from cnnspec.report.columns import COLUMNS, DEFAULT_COLUMNS
 
 DEFAULT_NAME = "model.cnn"
-SETTINGS = Settings("json", None, "float32", 1, "sgd", False, 0)
+SETTINGS = Settings("json", None, "float32", 1, "sgd", False, 0, frozenset())
 
 
 def file_name(name: str | None) -> str:
@@ -33,7 +33,7 @@ def _checked(text: str, name: str | None):
     path = file_name(name)
     with open(path, "w", encoding="utf-8") as stream:
         stream.write(text)
-    return _check_file(path, None, None, SETTINGS)
+    return _check_file(path, Options(None, None, {}), SETTINGS)[0]  # a file of several nets: its first (one net per page)
 
 
 def analyze(text: str, name: str | None = None) -> str:
