@@ -27,11 +27,20 @@ ZOO = [
     ("resnet50.cnn", None, "resnet50", {}, 25_557_032),
     ("densenet121.cnn", None, "densenet121", {}, 7_978_856),
     ("mobilenet_v2.cnn", None, "mobilenet_v2", {}, 3_504_872),
-    ("convnext.cnn", "ConvNeXtTiny", "convnext_tiny", {}, 28_589_128),
+    ("convnext.cnn", "convnext_tiny", "convnext_tiny", {}, 28_589_128),
+    ("convnext.cnn", "convnext_small", "convnext_small", {}, 50_223_688),
+    ("regnet.cnn", "regnet_x_400mf", "regnet_x_400mf", {}, 5_495_976),
+    ("regnet.cnn", "regnet_y_400mf", "regnet_y_400mf", {}, 4_344_144),
+    ("regnet.cnn", "regnet_x_1_6gf", "regnet_x_1_6gf", {}, 9_190_136),
+    ("regnet.cnn", "regnet_y_1_6gf", "regnet_y_1_6gf", {}, 11_202_430),
+    ("efficientnet.cnn", "efficientnet_b0", "efficientnet_b0", {}, 5_288_548),
+    ("efficientnet.cnn", "efficientnet_b1", "efficientnet_b1", {}, 7_794_184),
+    ("efficientnet.cnn", "efficientnet_b2", "efficientnet_b2", {}, 9_109_994),
+    ("efficientnet.cnn", "efficientnet_b3", "efficientnet_b3", {}, 12_233_232),
 ]
 
 
-@pytest.mark.parametrize("file, net, builder, kwargs, params", ZOO, ids=[case[0] for case in ZOO])
+@pytest.mark.parametrize("file, net, builder, kwargs, params", ZOO, ids=[case[2] for case in ZOO])
 def test_example_is_the_torchvision_model(file, net, builder, kwargs, params):
     result = compare_with_torchvision(EXAMPLES / file, net, getattr(models, builder), **kwargs)
     assert result.params == params
