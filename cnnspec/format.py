@@ -250,7 +250,7 @@ class _Formatter:
         else:
             self.indent = self.stack[-1].indent + INDENT if self.stack else 0
             continued = self.previous is not None and self.previous.type in _CONTINUE_AFTER
-            if continued and not (self.stack and self.stack[-1].kind == "LPAR"):
+            if continued and not (self.stack and self.stack[-1].kind in ("LPAR", "LSQB")):
                 self.indent += INDENT
         if self.lines and (self.blank_wanted or (self.newlines > 1 and not self.line_opened and not closes)):
             self.lines.append(None)
