@@ -45,3 +45,28 @@ def stderr_through_a_terminal(path, **env):
         chunks.append(chunk)
     os.close(master)
     return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _example_nets() -> list[tuple[str, str | None]]:
+    """(path, net) for every net of every example: net None where the file holds one net, so
+    that a test analyses it as `cnnspec check FILE` does."""
+    from cnnspec.analyze import analyze
+    from cnnspec.source import read_source
+
+    cases = []
+    for path in sorted((ROOT / "examples").glob("*.cnn")):
+        nets = analyze(read_source(str(path))).nets
+        cases += [(str(path), net if len(nets) > 1 else None) for net in nets]
+    return cases
+
+
+EXAMPLE_NETS = _example_nets()
+# One net per file (a family file's base net): for the slow tests, where a family's variants
+# differ only in their numbers.
+FIRST_NETS = [case for index, case in enumerate(EXAMPLE_NETS) if index == 0 or case[0] != EXAMPLE_NETS[index - 1][0]]
+
+
+def example_id(case) -> str:
+    path, net = case
+    stem = os.path.basename(path)
+    return stem if net is None else f"{stem}:{net}"

@@ -28,6 +28,7 @@ from cnnspec.codegen.module import MARKER, CodegenError, generate_module
 from cnnspec.codegen.names import MODULE_ATTRIBUTES
 from cnnspec.codegen.verify import build_generated, verify
 from cnnspec.source import Source, read_source
+from tests.helpers import EXAMPLE_NETS, example_id
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.cnn"))
@@ -35,8 +36,8 @@ FIXTURES = ROOT / "tests" / "fixtures" / "torchvision"
 RUFF = shutil.which("ruff") or os.path.join(os.path.dirname(sys.executable), "ruff")
 
 
-def generated(path) -> str:
-    return generate_module(analyze(read_source(str(path))), os.path.relpath(path, ROOT)).text
+def generated(path, net=None) -> str:
+    return generate_module(analyze(read_source(str(path)), net), os.path.relpath(path, ROOT)).text
 
 
 def run(*args):
@@ -51,8 +52,8 @@ def ruff(*args, cwd) -> subprocess.CompletedProcess:
 
 
 def test_examples_pass_ruff_check_and_format(tmp_path):
-    for path in EXAMPLES:
-        (tmp_path / f"{path.stem}.py").write_text(generated(path), encoding="utf-8")
+    for path, net in EXAMPLE_NETS:
+        (tmp_path / f"{Path(path).stem}_{net or 'net'}.py").write_text(generated(path, net), encoding="utf-8")
     checked = ruff("check", "--isolated", ".", cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     formatted = ruff("format", "--isolated", "--check", "--diff", ".", cwd=tmp_path)
@@ -63,11 +64,13 @@ def test_output_is_deterministic_across_processes():
     script = (
         "import json, sys; from cnnspec.analyze import analyze; from cnnspec.source import read_source\n"
         "from cnnspec.codegen.module import generate_module\n"
-        "print(json.dumps([generate_module(analyze(read_source(p)), p).text for p in sys.argv[1:]]))"
+        "cases = [a.split('|') for a in sys.argv[1:]]\n"
+        "print(json.dumps([generate_module(analyze(read_source(p), n or None), p).text for p, n in cases]))"
     )
-    names = [os.path.relpath(path, ROOT) for path in EXAMPLES]
+    cases = [(os.path.relpath(path, ROOT), net) for path, net in EXAMPLE_NETS]
+    names = [f"{path}|{net or ''}" for path, net in cases]
     other = subprocess.run([sys.executable, "-c", script, *names], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert json.loads(other.stdout) == [generated(path) for path in EXAMPLES] == [generated(path) for path in EXAMPLES]
+    assert json.loads(other.stdout) == [generated(path, net) for path, net in cases] == [generated(path, net) for path, net in cases]
 
 
 def test_parts_compose_the_file():
@@ -77,7 +80,8 @@ def test_parts_compose_the_file():
     assert module.text == module.header + "\nimport torch\nfrom torch import nn\n\n\n" + module.body
     assert module.body.endswith(
         "INPUT_SHAPE = (3, 224, 224)  # one sample, without the batch axis\n"
-        "OUTPUT_SHAPE = (1000,)  # with the default parameters; in general (classes,)\n\n\n"
+        "# output: with the default parameters; in general (classes,)\n"
+        "OUTPUT_SHAPE = (1000,)\n\n\n"
         "def build_model(classes: int = 1000) -> nn.Module:\n"
         '    """VGG16 with freshly initialised weights.\n\n    Any value of classes: the layers follow it.\n    """\n'
         "    return VGG16(classes)\n"
@@ -356,7 +360,7 @@ def check_only_expected_statements(text: str) -> None:
         if isinstance(node, ast.Attribute):
             assert not (node.attr.startswith("__") and node.attr != "__init__"), ast.unparse(node)
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
-            assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+", node.value), node.value
+            assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]*", node.value), node.value  # module names: `fc`, `12`, `block1-0`
         if isinstance(node, ast.Call):
             assert _call_root(node.func) in classes | {
                 "nn",
@@ -381,9 +385,9 @@ def _call_root(func) -> str:
     return func.id if isinstance(func, ast.Name) else type(func).__name__
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_examples_contain_only_the_expected_statements(path):
-    check_only_expected_statements(generated(path))
+@pytest.mark.parametrize("case", EXAMPLE_NETS, ids=example_id)
+def test_examples_contain_only_the_expected_statements(case):
+    check_only_expected_statements(generated(*case))
 
 
 # ---- the command line ------------------------------------------------------------------

@@ -13,6 +13,8 @@ generation, running every layer in torch on the CPU, is most of it).
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -21,7 +23,8 @@ from cnnspec.analyze import analyze
 from cnnspec.codegen.module import generate_module
 from cnnspec.codegen.verify import verify
 from cnnspec.source import Source, read_source
-from tests.test_torch_equivalence import EXAMPLES, HYPOTHESIS, generate
+from tests.helpers import EXAMPLE_NETS, FIRST_NETS, example_id
+from tests.test_torch_equivalence import HYPOTHESIS, generate
 from tests.torch_reference import one_torch_thread  # noqa: F401  a fixture
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -38,24 +41,26 @@ def check_verifies(analysis, numeric=True):
     return result
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.rsplit("/", 1)[-1])
-def test_example_module_equals_analysis(path):
-    analysis = analyze(read_source(path))
+@pytest.mark.parametrize("case", EXAMPLE_NETS, ids=example_id)
+def test_example_module_equals_analysis(case):
+    path, net = case
+    analysis = analyze(read_source(path), net)
     result = check_verifies(analysis, numeric=False)  # numerically below, at a smaller input
     assert result.params == analysis.graph.totals()["params"]
 
 
 # float64 copies of VGG's and AlexNet's 60-144 M parameters (model, copies, gradients) would
 # take gigabytes: their layers are all covered by the other examples and the random nets
-NUMERIC_EXAMPLES = [p for p in EXAMPLES if not p.rsplit("/", 1)[-1].startswith(("vgg", "alexnet"))]
+NUMERIC_EXAMPLES = [case for case in FIRST_NETS if not os.path.basename(case[0]).startswith(("vgg", "alexnet"))]
 
 
-@pytest.mark.parametrize("path", NUMERIC_EXAMPLES, ids=lambda p: p.rsplit("/", 1)[-1])
-def test_example_module_computes_the_graph(path):
+@pytest.mark.parametrize("case", NUMERIC_EXAMPLES, ids=example_id)
+def test_example_module_computes_the_graph(case):
     """Forward and backward, train and eval mode: outputs, gradients and buffers equal."""
-    declared = analyze(read_source(path)).graph.input_shape
+    path, net = case
+    declared = analyze(read_source(path), net).graph.input_shape
     shape = (declared[0], 64, 64) if len(declared) == 3 and declared[1] > 64 else None  # the 224 x 224 nets at 64 x 64
-    result = check_verifies(analyze(read_source(path), None, shape))
+    result = check_verifies(analyze(read_source(path), net, shape))
     assert result.numeric is not None and result.numeric.input_gradient and not result.numeric.problems
 
 

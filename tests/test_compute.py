@@ -23,6 +23,7 @@ from cnnspec.analyze import analyze
 from cnnspec.layers import ALL_KINDS, MERGES
 from cnnspec.layers.base import LayerKind
 from cnnspec.source import Source, read_source
+from tests.helpers import FIRST_NETS, example_id
 
 try:  # pytest puts tests/ on sys.path
     from torch_reference import ReferenceNet
@@ -62,9 +63,10 @@ def _assert_matches_flop_counter(graph, batch=BATCH):
     assert 2 * batch * totals(graph, cost).macs == total
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
-def test_examples_match_flop_counter(path):
-    analysis = analyze(read_source(path))
+@pytest.mark.parametrize("case", FIRST_NETS, ids=example_id)
+def test_examples_match_flop_counter(case):
+    path, net = case
+    analysis = analyze(read_source(path), net)
     assert not analysis.errors
     _assert_matches_flop_counter(analysis.graph)
     total = totals(analysis.graph)

@@ -10,6 +10,7 @@ import pytest
 from cnnspec.analyze import analyze
 from cnnspec.rows import build_rows, totals
 from cnnspec.source import read_source
+from tests.helpers import EXAMPLE_NETS, example_id
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 FILES = sorted(EXAMPLES.glob("*.cnn"))
@@ -23,7 +24,19 @@ EXPECTED = {
     "resnet50": (25_557_032, (1000,)),
     "mobilenet_v2": (3_504_872, (1000,)),
     "densenet121": (7_978_856, (1000,)),
-    "convnext": (28_589_128, (1000,)),
+    "convnext.cnn:convnext": (28_589_128, (1000,)),
+    "convnext.cnn:convnext_tiny": (28_589_128, (1000,)),
+    "convnext.cnn:convnext_small": (50_223_688, (1000,)),
+    "regnet.cnn:regnet": (5_495_976, (1000,)),
+    "regnet.cnn:regnet_x_400mf": (5_495_976, (1000,)),
+    "regnet.cnn:regnet_y_400mf": (4_344_144, (1000,)),
+    "regnet.cnn:regnet_x_1_6gf": (9_190_136, (1000,)),
+    "regnet.cnn:regnet_y_1_6gf": (11_202_430, (1000,)),
+    "efficientnet.cnn:efficientnet": (5_288_548, (1000,)),
+    "efficientnet.cnn:efficientnet_b0": (5_288_548, (1000,)),
+    "efficientnet.cnn:efficientnet_b1": (7_794_184, (1000,)),
+    "efficientnet.cnn:efficientnet_b2": (9_109_994, (1000,)),
+    "efficientnet.cnn:efficientnet_b3": (12_233_232, (1000,)),
     # counted by hand-written torch models (LeNet-5 from the lecture notes' table, the two
     # `class CNN`s of the PyTorch notes verbatim, the U-Net as unet.cnn describes it)
     "lenet5": (61_706, (10,)),
@@ -33,12 +46,18 @@ EXPECTED = {
 }
 
 
-def _analysis(path: Path):
-    return analyze(read_source(str(path)))
+def _analysis(path, net=None):
+    return analyze(read_source(str(path)), net)
+
+
+def _key(case) -> str:
+    """The EXPECTED key: the file's stem for a one-net file, FILE:NET for a family's nets."""
+    path, net = case
+    return Path(path).stem if net is None else example_id(case)
 
 
 def test_examples_exist():
-    assert {path.stem for path in FILES} == set(EXPECTED)
+    assert {_key(case) for case in EXAMPLE_NETS} == set(EXPECTED)
 
 
 # True findings, kept visible: the last spatial layer's receptive field is smaller than the
@@ -46,18 +65,18 @@ def test_examples_exist():
 KNOWN_WARNINGS = {name: ["W404"] for name in ("alexnet", "cifar_cnn", "lenet5", "mnist_cnn", "vgg16")}
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda path: path.stem)
-def test_example_checks_cleanly(path):
-    analysis = _analysis(path)
+@pytest.mark.parametrize("case", EXAMPLE_NETS, ids=example_id)
+def test_example_checks_cleanly(case):
+    analysis = _analysis(*case)
     assert analysis.errors == []
-    assert [d.code for d in analysis.warnings] == KNOWN_WARNINGS.get(path.stem, [])
+    assert [d.code for d in analysis.warnings] == KNOWN_WARNINGS.get(_key(case), [])
     assert analysis.graph is not None and analysis.graph.output is not None
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda path: path.stem)
-def test_example_totals_and_output(path):
-    params, output = EXPECTED[path.stem]
-    graph = _analysis(path).graph
+@pytest.mark.parametrize("case", EXAMPLE_NETS, ids=example_id)
+def test_example_totals_and_output(case):
+    params, output = EXPECTED[_key(case)]
+    graph = _analysis(*case).graph
     counts = totals(graph, build_rows(graph))
     assert counts["params"] == params
     assert counts["trainable_params"] == params

@@ -17,6 +17,7 @@ from cnnspec.cli import cli
 from cnnspec.report.diagram import MARKERS, diagram, dot, dot_string, mermaid, mermaid_text
 from cnnspec.rows import build_rows
 from cnnspec.source import Source, read_source
+from tests.helpers import FIRST_NETS, example_id
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.cnn"))
@@ -29,8 +30,8 @@ DOT_BOX = re.compile(rf"^    (n\d+) \[label={DOT_STRING}\];$")
 DOT_EDGE = re.compile(rf"^    (n\d+) -> (n\d+) \[label={DOT_STRING}\];$")
 
 
-def graph_of(path):
-    analysis = analyze(read_source(str(path)))
+def graph_of(path, net=None):
+    analysis = analyze(read_source(str(path)), net)
     assert not analysis.errors
     return analysis.graph
 
@@ -81,9 +82,9 @@ def expected(graph, expand: bool):
 
 
 @pytest.mark.parametrize("expand", [False, True], ids=["rows", "expanded"])
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_diagrams_show_every_row_and_every_edge(path, expand):
-    graph = graph_of(path)
+@pytest.mark.parametrize("case", FIRST_NETS, ids=example_id)
+def test_diagrams_show_every_row_and_every_edge(case, expand):
+    graph = graph_of(*case)
     names, edges = expected(graph, expand)
     for text, parse in ((mermaid(graph, expand), parse_mermaid), (dot(graph, expand), parse_dot)):
         boxes, drawn = parse(text)
@@ -115,9 +116,9 @@ def test_user_text_is_escaped():
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed (the structure is checked above)")
 def test_graphviz_reads_the_dot_output():
-    for path in EXAMPLES:
-        result = subprocess.run(["dot", "-Tsvg"], input=diagram(graph_of(path), "dot"), capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, f"{path.name}: {result.stderr}"
+    for path, net in FIRST_NETS:
+        result = subprocess.run(["dot", "-Tsvg"], input=diagram(graph_of(path, net), "dot"), capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, f"{path}: {result.stderr}"
         assert "<svg" in result.stdout
 
 

@@ -5,7 +5,6 @@ cnnspec reports a hazard. Cost: about 5 s."""
 
 from __future__ import annotations
 
-import glob
 import os
 
 import pytest
@@ -15,6 +14,7 @@ from cnnspec.analyze import analyze
 from cnnspec.layers.base import window_output
 from cnnspec.layers.pool import padding_only_window
 from cnnspec.source import Source, read_source
+from tests.helpers import EXAMPLE_NETS
 
 try:  # tests/ is not a package; pytest puts it on sys.path
     from torch_reference import one_torch_thread, training_trouble  # noqa: F401  a fixture
@@ -98,8 +98,8 @@ def test_an_inplace_layer_after_each_layer_is_an_error_exactly_when_training_fai
 
 
 def test_torchvision_style_inplace_stays_legal():
-    for path in sorted(glob.glob(os.path.join(ROOT, "examples", "*.cnn"))):
-        assert not analyze(read_source(path)).errors, path
+    for path, net in EXAMPLE_NETS:
+        assert not analyze(read_source(path), net).errors, (path, net)
     analysis, found = hazards(
         net("conv(4, k=3, pad=1) -> batchnorm -> relu(inplace=true)", "x = conv(4, k=3, pad=1)", "add(x, in) -> relu(inplace=true)")
     )

@@ -20,6 +20,7 @@ import torch
 from cnnspec.analysis.memory import DTYPES, memory, saved_tensors
 from cnnspec.analyze import analyze
 from cnnspec.source import Source, read_source
+from tests.helpers import FIRST_NETS, example_id
 
 try:  # pytest puts tests/ on sys.path
     from torch_reference import ReferenceNet
@@ -68,18 +69,18 @@ def measured_saved_bytes(graph, batch: int = BATCH, dtype: str = "float32") -> i
     return sum(size for size, _ in kept.values())
 
 
-def _example(path):
+def _example(path, net=None):
     source = read_source(path)
-    graph = analyze(source).graph
+    graph = analyze(source, net).graph
     channels, *spatial = graph.input_shape
     if spatial and min(spatial) > SMALL:
-        graph = analyze(source, input_shape=(channels, *(SMALL,) * len(spatial))).graph
+        graph = analyze(source, net, input_shape=(channels, *(SMALL,) * len(spatial))).graph
     return graph
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
-def test_saved_activations_within_10_percent_of_torch(path):
-    graph = _example(path)
+@pytest.mark.parametrize("case", FIRST_NETS, ids=example_id)
+def test_saved_activations_within_10_percent_of_torch(case):
+    graph = _example(*case)
     estimate = memory(graph, batch=BATCH).saved_bytes
     actual = measured_saved_bytes(graph)
     assert abs(estimate - actual) <= 0.10 * actual, (estimate, actual, estimate / actual)
@@ -218,9 +219,9 @@ def test_unknown_saved_rule_is_flagged_and_assumes_the_inputs():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
-def test_param_and_activation_bytes(path, dtype):
-    graph = analyze(read_source(path)).graph
+@pytest.mark.parametrize("case", FIRST_NETS, ids=example_id)
+def test_param_and_activation_bytes(case, dtype):
+    graph = analyze(read_source(case[0]), case[1]).graph
     net = ReferenceNet(graph).to(TORCH_DTYPES[dtype])
     result = memory(graph, dtype=dtype, batch=3)
     assert result.param_bytes == sum(p.numel() * p.element_size() for p in net.parameters())

@@ -241,7 +241,7 @@ def test_build_model_threads_linear_functions_through_module_classes(tmp_path):
     assert shapes(default.build_model(base=8, classes=3)) == shapes(other.build_model())
     text = (tmp_path / "generated.py").read_text()
     assert "self.enc2 = DoubleConv(base, 2 * base)" in text and "self.head = nn.Conv2d(base, classes, kernel_size=1)" in text
-    assert "OUTPUT_SHAPE = (2, 64, 64)  # with the default parameters; in general (classes, 64, 64)" in text
+    assert "# output: with the default parameters; in general (classes, 64, 64)\nOUTPUT_SHAPE = (2, 64, 64)\n" in text
 
 
 STRUCTURAL = """net S(classes=10, depth=2, wide=false, drop=0.25, grow=8, mid=grow * 2) {

@@ -46,6 +46,7 @@ from cnnspec.analysis.receptive import RF, json_number, receptive_fields
 from cnnspec.analyze import analyze
 from cnnspec.diagnostics import CODES
 from cnnspec.source import Source, read_source
+from tests.helpers import FIRST_NETS, example_id
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's note on even kernels
 
@@ -69,8 +70,8 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def checked(text: str, input_shape=None, path="<test>"):
-    analysis = analyze(Source(path, text), input_shape=input_shape)
+def checked(text: str, input_shape=None, path="<test>", net=None):
+    analysis = analyze(Source(path, text), net, input_shape=input_shape)
     assert not analysis.errors, [f"{d.code} {d.message}" for d in analysis.errors]
     return analysis.graph
 
@@ -634,14 +635,14 @@ def check_whole_input(graph, image, expect_every_pixel: bool):
         assert got_out == tuple((0, n - 1) for n in image)
 
 
-def fitted(text, channels, rank, path="<test>", margin=24, minimum=0, width=None):
+def fitted(text, channels, rank, path="<test>", margin=24, minimum=0, width=None, net=None):
     """The graph at the smallest square input (a multiple of 32) that holds every window with a
     margin; windows of adaptive pools grow with the input, so this iterates. With `width`, the
     input is side x width and only the first axis is fitted."""
     side = max(32, minimum)
     for _ in range(6):
         rest = (side,) * (rank - 1) if width is None else (width,) * (rank - 1)
-        graph = checked(text, input_shape=(channels, side, *rest), path=path)
+        graph = checked(text, input_shape=(channels, side, *rest), path=path, net=net)
         rfs, _ = receptive_fields(graph)
         largest = max(
             (rf.size[0] if width else max(rf.size)) + 2 * (rf.jump[0] if width else max(rf.jump))
@@ -663,10 +664,11 @@ def changes_window(node, rfs):
     return bool(node.inputs) and (len(node.inputs) > 1 or rfs[node.id] != rfs[node.inputs[0].node])
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: os.path.basename(p))
-def test_example_against_autograd(path):
+@pytest.mark.parametrize("case", FIRST_NETS, ids=example_id)
+def test_example_against_autograd(case):
+    path, net = case
     source = read_source(path)
-    graph = checked(source.text, path=path)
+    graph = checked(source.text, path=path, net=net)
     rfs, diagnostics = receptive_fields(graph)
     assert not [d for d in diagnostics if d.code == "W403"]
     image = graph.nodes[0].output[1:]
@@ -675,7 +677,7 @@ def test_example_against_autograd(path):
     # The windows, on an input taller than every receptive field: one channel, 64 pixels wide
     # (every example has square kernels: the height axis is measured), and at most 80 nodes
     # spread over the net, the last spatial one included, keep it cheap.
-    big = fitted(source.text, graph.nodes[0].output[0], len(image), path=path, minimum=image[0], width=64)
+    big = fitted(source.text, graph.nodes[0].output[0], len(image), path=path, minimum=image[0], width=64, net=net)
     big_rfs, _ = receptive_fields(big)
     nodes = [n.id for n in big.nodes if changes_window(n, big_rfs) and not big_rfs[n.id].whole_input]
     nodes = sorted({nodes[round(i * (len(nodes) - 1) / 79)] for i in range(80)}) if len(nodes) > 80 else nodes

@@ -9,6 +9,7 @@ from cnnspec.analysis import sizes
 from cnnspec.analysis.sizes import describe, input_sizes, nearest_clean, outcome_at
 from cnnspec.analyze import analyze
 from cnnspec.source import Source, read_source
+from tests.helpers import FIRST_NETS
 from tests.torch_reference import ReferenceNet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,9 +74,12 @@ DROPPING = [
 ]
 
 
-@pytest.mark.parametrize("text", DROPPING + [p.read_text() for p in sorted((ROOT / "examples").glob("*.cnn"))])
-def test_the_outward_scan_finds_what_the_full_scan_finds(text):
-    graph = analyze(Source("t.cnn", text)).graph
+CASES = [(text, None) for text in DROPPING] + [(Path(path).read_text(encoding="utf-8"), net) for path, net in FIRST_NETS]
+
+
+@pytest.mark.parametrize("text, net", CASES)
+def test_the_outward_scan_finds_what_the_full_scan_finds(text, net):
+    graph = analyze(Source("t.cnn", text), net).graph
     for axis in range(len(graph.input_shape) - 1):
         assert nearest_clean(graph, axis) == sizes.scan_axis(graph, axis).nearest_clean()
 

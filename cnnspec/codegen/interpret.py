@@ -100,6 +100,14 @@ def layer_norm(node, inputs, state, training):
     return F.layer_norm(x, tuple(h["normalized_shape"]), state.get("weight"), state.get("bias"), h["eps"])
 
 
+def layer_norm_2d(node, inputs, state, training):
+    """torchvision's LayerNorm2d: over the channels of each position of an N x C x H x W tensor."""
+    (x,) = inputs
+    h = node.hparams
+    channels_last = F.layer_norm(x.permute(0, 2, 3, 1), (h["normalized_shape"],), state.get("weight"), state.get("bias"), h["eps"])
+    return channels_last.permute(0, 3, 1, 2)
+
+
 def local_response_norm(node, inputs, state, training):
     (x,) = inputs
     h = node.hparams
@@ -191,6 +199,9 @@ RULES: dict[str, Callable] = {
     "InstanceNorm": instance_norm,
     "GroupNorm": group_norm,
     "LayerNorm": layer_norm,
+    "LayerNorm2d": layer_norm_2d,  # looked up by its op: its family would be LayerNorm
+    "Permute": lambda node, inputs, state, training: inputs[0].permute(*node.hparams["dims"]),
+    "Parameter": lambda node, inputs, state, training: inputs[0] * state["weight"],
     "LocalResponseNorm": local_response_norm,
     "ReLU": elementwise(F.relu),
     "ReLU6": elementwise(F.relu6),
@@ -231,7 +242,8 @@ def evaluate(graph, x: Tensor, state: dict[int, dict[str, Tensor]], training: bo
         if before_random is not None and node.op in RANDOM_OPS:
             before_random(node)
         inputs = [values[value.node, value.index] for value in node.inputs]
-        outputs = RULES[_family(node.op)](node, inputs, state.get(node.id, {}), training)
+        rule = RULES.get(node.op) or RULES[_family(node.op)]
+        outputs = rule(node, inputs, state.get(node.id, {}), training)
         for index, output in enumerate(outputs if isinstance(outputs, (tuple, list)) else (outputs,)):
             values[node.id, index] = output
     return values

@@ -442,8 +442,10 @@ class Generator:
         output = graph.nodes[graph.output.node].outputs[graph.output.index]
         return "\n".join(
             [
-                f"INPUT_SHAPE = {literal(tuple(graph.input_shape))}  # one sample, without the batch axis{self._shape_note('input')}",
-                f"OUTPUT_SHAPE = {literal(tuple(output))}{self._shape_note('output', '  #')}",
+                *self._shape_note("input"),
+                f"INPUT_SHAPE = {literal(tuple(graph.input_shape))}  # one sample, without the batch axis",
+                *self._shape_note("output"),
+                f"OUTPUT_SHAPE = {literal(tuple(output))}",
                 "",
                 "",
                 *self._build_model(net_class),
@@ -451,17 +453,17 @@ class Generator:
             ]
         )
 
-    def _shape_note(self, which: str, lead: str = ";") -> str:
-        """Where a size follows a parameter build_model takes: the shape in its terms."""
+    def _shape_note(self, which: str) -> list[str]:
+        """Where a size follows a parameter build_model takes: a comment line, the shape in its terms."""
         functions = self.threading.shapes
         shape = self.graph.input_shape if which == "input" else self.graph.nodes[self.graph.output.node].outputs[self.graph.output.index]
         if not any((which, axis) in functions for axis in range(len(shape))):
-            return ""
+            return []
         sizes = [
             functions[which, axis].code(functions[which, axis].parameter) if (which, axis) in functions else str(size)
             for axis, size in enumerate(shape)
         ]
-        return f"{lead} with the default parameters; in general ({', '.join(sizes)}{',' * (len(sizes) == 1)})"
+        return [f"# {which}: with the default parameters; in general ({', '.join(sizes)}{',' * (len(sizes) == 1)})"]
 
     def _build_model(self, net_class: str) -> list[str]:
         """build_model(**params): the net's parameters, each with its generated value as the

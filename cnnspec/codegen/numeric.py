@@ -86,13 +86,19 @@ class _Run:
             output = model(leaf.clone())
         for hook in hooks:
             hook.remove()
-        stateful = [(node.name, self._module_of(model, node)) for node in self._stateful()]
-        params = {f"{name}.{n}": p for name, module in stateful for n, p in module.named_parameters(recurse=False)}
-        buffers = {f"{name}.{n}": b for name, module in stateful for n, b in module.named_buffers(recurse=False)}
+        stateful = [(node.name, self._tensors_of(model, node)) for node in self._stateful()]
+        params = {f"{name}.{n}": p for name, (own, _) in stateful for n, p in own.items()}
+        buffers = {f"{name}.{n}": b for name, (_, kept) in stateful for n, b in kept.items()}
         return Side(output, self._gradients(output, leaf, params), buffers)
 
-    def _module_of(self, model, node):
-        return model.get_submodule(self.paths.get(node.name, node.name))
+    def _tensors_of(self, model, node) -> tuple[dict, dict]:
+        """A node's parameters and buffers in the generated model, by the names the graph
+        evaluation uses; a module's own parameter (`layer_scale`) is its node's `weight`."""
+        path = self.paths.get(node.name, node.name)
+        if node.kind.owned_parameter:
+            return {"weight": model.get_parameter(path)}, {}
+        module = model.get_submodule(path)
+        return dict(module.named_parameters(recurse=False)), dict(module.named_buffers(recurse=False))
 
     def _seed_random_modules(self, model) -> list:
         calls: dict[str, list[int]] = {}
@@ -111,9 +117,9 @@ class _Run:
         """Each stateful node's parameters (leaves that require grad) and buffers, copied."""
         state = {}
         for node in self._stateful():
-            module = self._module_of(self.model, node)
-            tensors = {n: p.detach().clone().requires_grad_(True) for n, p in module.named_parameters(recurse=False)}
-            tensors.update({n: b.detach().clone() for n, b in module.named_buffers(recurse=False)})
+            own, kept = self._tensors_of(self.model, node)
+            tensors = {n: p.detach().clone().requires_grad_(True) for n, p in own.items()}
+            tensors.update({n: b.detach().clone() for n, b in kept.items()})
             state[node.id] = tensors
         return state
 

@@ -433,14 +433,15 @@ def _echo_json(value, depth: int) -> None:
     click.echo()
 
 
-def _json_report(result: Checked) -> dict:
+def _json_report(result: Checked, lazy: bool = True) -> dict:
+    """The JSON report; `lazy`: its nodes made as they are written (cnnspec.report.jsonstream)."""
     from cnnspec.report.jsonreport import report_json
 
     if result.parts is None:
-        report = report_json(result.analysis, [], {}, None, None, lazy=True)
+        report = report_json(result.analysis, [], {}, None, None, lazy=lazy)
     else:
         rows, totals, measures, compute = result.parts
-        report = report_json(result.analysis, rows, totals, measures, compute, lazy=True)
+        report = report_json(result.analysis, rows, totals, measures, compute, lazy=lazy)
     if result.axes is not None:
         report["input_sizes"] = [axis.as_json() for axis in result.axes]
     report["contracts"] = [outcome.to_json() for outcome in result.outcomes or ()]

@@ -45,7 +45,7 @@ def analyze(text: str, name: str | None = None) -> str:
         return json.dumps({"crash": f"{type(checked.crash).__name__}: {checked.crash}"})
     analysis = checked.analysis
     result = {
-        "report": _json_report(checked),
+        "report": _json_report(checked, lazy=False),
         "rendered": [render(d, analysis.source) for d in analysis.diagnostics],
         "columns": [],
         "right": [],
