@@ -98,8 +98,8 @@ def test_an_inplace_layer_after_each_layer_is_an_error_exactly_when_training_fai
 
 
 def test_torchvision_style_inplace_stays_legal():
-    for path, net in EXAMPLE_NETS:
-        assert not analyze(read_source(path), net).errors, (path, net)
+    for path, net_name in EXAMPLE_NETS:
+        assert not analyze(read_source(path), net_name).errors, (path, net_name)
     analysis, found = hazards(
         net("conv(4, k=3, pad=1) -> batchnorm -> relu(inplace=true)", "x = conv(4, k=3, pad=1)", "add(x, in) -> relu(inplace=true)")
     )
