@@ -5,9 +5,9 @@ from __future__ import annotations
 import keyword
 from typing import NamedTuple
 
+from cnnspec.analysis.aliasing import inplace_hazards
 from cnnspec.analysis.compute import costs
 from cnnspec.analysis.receptive import receptive_fields
-from cnnspec.analysis.aliasing import inplace_hazards
 from cnnspec.diagnostics import CnnspecError, Diagnostic, Note, error, position, warning
 from cnnspec.expand import Expander
 from cnnspec.expressions import suggest
@@ -242,15 +242,15 @@ def _variant_arguments(variant: Variant, base: Definition, diagnostics) -> dict 
     """The variant's arguments matched to the base net's parameters: name -> expression."""
     names = [p.name for p in base.params]
     values: dict = {}
-    for position, arg in enumerate(variant.args):
+    for index, arg in enumerate(variant.args):
         if arg.name is None:
-            if any(a.name is not None for a in variant.args[:position]):
+            if any(a.name is not None for a in variant.args[:index]):
                 diagnostics.append(error("E203", "a positional argument follows a keyword argument", arg.span))
                 return None
-            if position >= len(names):
-                diagnostics.append(error("E203", f"net {base.name} takes {len(names)} parameters, got {position + 1}", arg.span))
+            if index >= len(names):
+                diagnostics.append(error("E203", f"net {base.name} takes {len(names)} parameters, got {index + 1}", arg.span))
                 return None
-            name = names[position]
+            name = names[index]
         elif arg.name not in names:
             message = f"net {base.name} has no parameter '{arg.name}'{suggest(arg.name, names)}"
             diagnostics.append(error("E201", message, arg.span))

@@ -19,24 +19,24 @@ from cnnspec.source import Span
 from cnnspec.syntax import (
     Apply,
     Assert,
-    Attribute,
-    Conditional,
-    Index,
-    Let,
-    ListExpr,
     Assign,
+    Attribute,
     Binary,
     Call,
     Chain,
+    Conditional,
     Definition,
     Expect,
     For,
     Group,
     If,
+    Index,
     InputDecl,
     InputRef,
     Item,
     Label,
+    Let,
+    ListExpr,
     Literal,
     Merge,
     Paren,
@@ -191,7 +191,26 @@ def match_arguments(definition: Definition, call: Call) -> tuple[dict, Diagnosti
 
 
 # Syntax that holds no statement, so no assignment: expressions, calls, labels, spans.
-_NO_STATEMENTS = (Span, Call, InputRef, Label, Literal, Var, TupleExpr, Unary, Binary, InputDecl, Expect, Let, Assert, Apply, ListExpr, Index, Attribute, Conditional)
+_NO_STATEMENTS = (
+    Span,
+    Call,
+    InputRef,
+    Label,
+    Literal,
+    Var,
+    TupleExpr,
+    Unary,
+    Binary,
+    InputDecl,
+    Expect,
+    Let,
+    Assert,
+    Apply,
+    ListExpr,
+    Index,
+    Attribute,
+    Conditional,
+)
 
 
 def assigned_names(node) -> set[str]:

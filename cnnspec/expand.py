@@ -19,7 +19,26 @@ from cnnspec.ir import Graph, Node, Shape, SubmoduleInfo, Value
 from cnnspec.layers import INPUT, MERGES, REGISTRY, LayerError, LayerKind
 from cnnspec.layers.base import MAX_NODES, Inferred
 from cnnspec.source import Span
-from cnnspec.syntax import Arg, Assert, Assign, Call, Chain, Definition, Expect, For, Group, If, InputDecl, InputRef, Item, Let, Literal, Merge, Paren, Var
+from cnnspec.syntax import (
+    Arg,
+    Assert,
+    Assign,
+    Call,
+    Chain,
+    Definition,
+    Expect,
+    For,
+    Group,
+    If,
+    InputDecl,
+    InputRef,
+    Item,
+    Let,
+    Literal,
+    Merge,
+    Paren,
+    Var,
+)
 from cnnspec.values import LayerValue, TensorShape
 
 MAX_CALL_DEPTH = 64  # blocks calling blocks; deeper would exhaust Python's stack
@@ -329,14 +348,19 @@ class Expander:
             self._poison(statement, frame)
             return None
         if not isinstance(items, (tuple, str)) or isinstance(items, TensorShape):
-            self._report(error("E202", f"a for loop goes over a list, tuple, range or string, not {show(items)}", statement.iterable.span), frame)
+            self._report(
+                error("E202", f"a for loop goes over a list, tuple, range or string, not {show(items)}", statement.iterable.span), frame
+            )
             self._poison(statement, frame)
             return None
         targets = statement.targets or ((statement.var, statement.span),)
         names = [name for name, _ in targets]
         if len(targets) > 1 and any(not isinstance(item, tuple) or len(item) != len(targets) for item in items):
             bad = next(item for item in items if not isinstance(item, tuple) or len(item) != len(targets))
-            self._report(error("E203", f"{len(targets)} loop names need items of {len(targets)} values, got {show(bad)}", statement.iterable.span), frame)
+            self._report(
+                error("E203", f"{len(targets)} loop names need items of {len(targets)} values, got {show(bad)}", statement.iterable.span),
+                frame,
+            )
             self._poison(statement, frame)
             return None
         self._check_count(len(items), statement.span, frame)

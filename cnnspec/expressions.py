@@ -259,9 +259,13 @@ class _Evaluator:
             value = target.attribute(expr.name)
             if value is not None:
                 return value
-            message = f"a tensor has no '{expr.name}'{suggest(expr.name, TensorShape.ATTRIBUTES)} (it has: {', '.join(TensorShape.ATTRIBUTES)})"
+            message = (
+                f"a tensor has no '{expr.name}'{suggest(expr.name, TensorShape.ATTRIBUTES)} (it has: {', '.join(TensorShape.ATTRIBUTES)})"
+            )
             raise CnnspecError(error("E210", message, expr.span))
-        raise CnnspecError(error("E210", f"{type_name(target)} has no '{expr.name}' (only tensors have .channels, .shape, .spatial)", expr.span))
+        raise CnnspecError(
+            error("E210", f"{type_name(target)} has no '{expr.name}' (only tensors have .channels, .shape, .spatial)", expr.span)
+        )
 
 
 def _truth(value, expr) -> bool:

@@ -146,7 +146,9 @@ def _braces(tokens: list[Token], labels: set[int]) -> dict[int, _Brace]:
             close = pairs.get(index, len(tokens))
             after = tokens[close + 1] if close + 1 < len(tokens) else None
             previous = _previous(tokens, index, ("_NL", "COMMENT"))
-            label_index = index in labels or (previous is not None and previous.type == "NAME" and after is not None and after.type == "COLON")
+            label_index = index in labels or (
+                previous is not None and previous.type == "NAME" and after is not None and after.type == "COLON"
+            )
             breaks = _is_body(tokens, index) or _has_statement_break(tokens[index + 1 : close])
             braces[index] = _Brace(parens == 0 and not label_index and breaks, label_index)
     return braces

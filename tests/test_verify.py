@@ -203,6 +203,8 @@ def test_verify_cli_prints_the_numeric_line_and_can_skip_it():
     assert result.stdout.splitlines()[1].startswith("verified: outputs, input and parameter gradients and buffers equal")
     quick = run("verify", RESNET18, "--input", "3x32x32", "--no-numeric")
     assert quick.exit_code == 0 and quick.stdout.splitlines() == result.stdout.splitlines()[:1]
+
+
 def test_verify_reports_a_parameter_that_disagrees():
     text = "net P {\n    input 4x5x5\n    conv(4, k=1)\n    scale: parameter((4, 1, 1))\n}\n"
     analysis = analyze(Source("p.cnn", text))

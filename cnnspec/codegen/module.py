@@ -309,7 +309,9 @@ class Generator:
         if step.attr is not None:
             attr = attributes[step.attr]
             if step.node is not None and step.node.kind.owned_parameter:
-                return Operators("*", (*operands, Code(f"self.get_parameter({literal(attr)})" if not python_attribute(attr) else f"self.{attr}")))
+                return Operators(
+                    "*", (*operands, Code(f"self.get_parameter({literal(attr)})" if not python_attribute(attr) else f"self.{attr}"))
+                )
             return Call(f"self.get_submodule({literal(attr)})" if not python_attribute(attr) else f"self.{attr}", operands)
         node = step.node
         if node.op in ("Add", "Mul"):
