@@ -18,9 +18,10 @@ from cnnspec.commands.common import (
     report_internal_error,
     set_option,
 )
-from cnnspec.diagnostics import CODES, position
+from cnnspec.diagnostics import CODES
 from cnnspec.report.columns import COLUMNS as COLUMN_NAMES
 from cnnspec.report.columns import DEFAULT_COLUMNS, SEED_COLUMNS, parse_columns
+from cnnspec.results import check_contracts, contract_lines, report_parts
 
 EXAMPLES_CHECK = """
 \b
@@ -283,37 +284,14 @@ def _check_net(path, analysis, options: Options, settings) -> Checked:
     # The expectations describe the net at its declared input; --input explores other sizes,
     # so with it only the mistakes in the expectations themselves are reported. The net's
     # parameters are part of its declaration: with --set the expectations are still checked.
-    outcomes = _check_contracts(analysis, parts, compare=options.input_shape is None)
+    outcomes = check_contracts(analysis, parts, compare=options.input_shape is None)
     axes = _input_sizes(analysis) if settings.sizes else None
     return Checked(path, analysis, parts, outcomes, axes)
 
 
-def _check_contracts(analysis, parts, compare: bool) -> tuple | None:
-    """The net's expectations (None without `compare`: not checked); a failed or invalid one
-    becomes an error in the analysis's diagnostics."""
-    from cnnspec.analysis.contracts import check_expectations, quantities
-
-    graph = analysis.graph
-    if not graph.expectations:
-        return () if compare else None
-    _, totals, measures, compute = parts
-    measured = quantities(graph, analysis.receptive, totals, compute, measures.memory)
-    outcomes, diagnostics = check_expectations(analysis.source, graph.expectations, measured, compare)
-    analysis.diagnostics = sorted(analysis.diagnostics + diagnostics, key=position)
-    return tuple(outcomes) if compare else None
-
-
 def _report_parts(analysis, settings):
     """The folded rows, the totals and the per-node measures of a clean analysis."""
-    from cnnspec.analysis.compute import totals as compute_totals
-    from cnnspec.analysis.memory import memory
-    from cnnspec.report.columns import Measures
-    from cnnspec.rows import build_rows, totals
-
-    graph = analysis.graph
-    rows = build_rows(graph)
-    measures = Measures(analysis.receptive, analysis.costs, memory(graph, settings.dtype, settings.batch, settings.optimizer))
-    return rows, totals(graph, rows), measures, compute_totals(graph, analysis.costs)
+    return report_parts(analysis, settings.dtype, settings.batch, settings.optimizer)
 
 
 # ---- human formats: table and markdown ---------------------------------------------------
@@ -380,22 +358,11 @@ def _print_report(result: Checked, settings):
     from cnnspec.report.table import plain_table, print_rich_table, totals_lines
 
     columns = settings.columns or DEFAULT_COLUMNS
-    footer = totals_lines(totals, compute, measures.memory) + _contract_lines(analysis.graph, result.outcomes)
+    footer = totals_lines(totals, compute, measures.memory) + contract_lines(analysis.graph, result.outcomes)
     if sys.stdout.isatty():
         print_rich_table(analysis, rows, columns, measures, footer)
     else:
         click.echo(plain_table(analysis, rows, columns, measures) + "\n".join(footer))
-
-
-def _contract_lines(graph, outcomes) -> list[str]:
-    if not graph.expectations:
-        return []
-    if outcomes is None:
-        return ["contracts:  not checked (--input overrides the declared input)"]
-    met = sum(outcome.passed for outcome in outcomes)
-    valid = sum(outcome.valid for outcome in outcomes)
-    invalid = len(outcomes) - valid  # errors, reported as such, not expectations unmet
-    return [f"contracts:  {met} of {valid} expectations met" + (f"; {invalid} invalid (see the errors)" if invalid else "")]
 
 
 # ---- machine formats: json, github, sarif ------------------------------------------------
