@@ -11,6 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cnnspec.analyze import analyze
+from cnnspec.source import Source
+
 pytest_lsp = pytest.importorskip("pytest_lsp")
 from lsprotocol import types  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
@@ -292,6 +295,22 @@ async def test_quick_fix_for_a_misspelt_layer(client: LanguageClient):
     )
     assert action.title == "Change 'convv' to 'conv'"
     assert apply(text, action.edit.changes[uri]) == text.replace("convv", "conv")
+
+
+async def test_quick_fix_silences_a_warning_on_its_line(client: LanguageClient):
+    text = "net N {\n    input 3x8x8\n    conv(4, k=3) -> batchnorm\n}\n"
+    uri = open_document(client, text)
+    (diagnostic,) = await diagnostics_of(client, uri)
+    assert diagnostic.code == "W402"
+    context = types.CodeActionContext(diagnostics=[diagnostic])
+    (action,) = await client.text_document_code_action_async(
+        types.CodeActionParams(text_document=doc(uri), range=diagnostic.range, context=context)
+    )
+    assert action.title == "Silence W402 on this line"
+    fixed = apply(text, action.edit.changes[uri])
+    assert fixed == text.replace("-> batchnorm\n", "-> batchnorm  # cnnspec: ignore[W402]\n")
+    analysis = analyze(Source("fixed.cnn", fixed))
+    assert not analysis.diagnostics  # silenced, and the suppression is used (no W405)
 
 
 # ---- never dies ---------------------------------------------------------------------------------------

@@ -441,11 +441,43 @@ def formatting(uri: str, text: str) -> list[types.TextEdit] | None:
 SUGGESTION = re.compile(r"'([^']+)'.*; did you mean '([^']+)'\?")
 
 
+SUPPRESSION = re.compile(r"#\s*cnnspec:\s*ignore\s*\[([^\]\n]*)\]")
+NOT_SUPPRESSIBLE = {"W405", "W406"}  # about the suppression comments themselves
+
+
+def suppression_action(snapshot: Snapshot, lines: list[str], diagnostic: types.Diagnostic) -> types.CodeAction | None:
+    """A warning: silence it on its line with `# cnnspec: ignore[CODE]` (added to one already there)."""
+    code = str(diagnostic.code or "")
+    if diagnostic.source != "cnnspec" or not code.startswith("W") or code in NOT_SUPPRESSIBLE:
+        return None
+    number = diagnostic.range.start.line
+    line = lines[number] if number < len(lines) else ""
+    existing = SUPPRESSION.search(line)
+    if existing is not None:
+        column = existing.end(1)
+        insert = f", {code}"
+    else:
+        column = len(line.rstrip())
+        insert = f"  # cnnspec: ignore[{code}]"
+    position = types.Position(line=number, character=_utf16(line[:column]))
+    edit = types.TextEdit(range=types.Range(start=position, end=position), new_text=insert)
+    return types.CodeAction(
+        title=f"Silence {code} on this line",
+        kind=types.CodeActionKind.QuickFix,
+        diagnostics=[diagnostic],
+        edit=types.WorkspaceEdit(changes={snapshot.uri: [edit]}),
+    )
+
+
 def code_actions(snapshot: Snapshot, text: str, diagnostics: list[types.Diagnostic]) -> list[types.CodeAction]:
-    """A misspelt name with a suggestion (an unknown layer, argument or name): the suggestion."""
+    """A misspelt name with a suggestion (an unknown layer, argument or name): the suggestion.
+    A warning: a suppression comment for it."""
     actions = []
     lines = text.split("\n")
     for diagnostic in diagnostics:
+        silence = suppression_action(snapshot, lines, diagnostic)
+        if silence is not None:
+            actions.append(silence)
         match = SUGGESTION.search(diagnostic.message)
         if match is None or diagnostic.source != "cnnspec":
             continue
