@@ -9,7 +9,6 @@ labelled, when the label becomes a submodule holding their layers.
 from __future__ import annotations
 
 import keyword
-import re
 from math import prod
 
 from cnnspec.bounds import LayerBound, assigned_names, match_arguments
@@ -20,6 +19,7 @@ from cnnspec.layers import INPUT, MERGES, REGISTRY, LayerError, LayerKind
 from cnnspec.layers.base import MAX_NODES, Inferred
 from cnnspec.source import Span
 from cnnspec.syntax import (
+    TORCH_NAME,
     Arg,
     Assert,
     Assign,
@@ -100,7 +100,6 @@ class FrameEnvironment(Environment):
 
 
 _ABSENT = object()
-TORCH_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*\Z")  # what a label with several parts may spell
 
 
 class Binding:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import NamedTuple
 
 from cnnspec.diagnostics import CnnspecError, error
@@ -231,6 +232,10 @@ class Variant(NamedTuple):
     name_span: Span
     base_span: Span
 
+
+# The module names a label written in pieces may spell (`block1-0`, `12`): torch's add_module
+# takes them, and generated code reaches them with get_submodule.
+TORCH_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*\Z")
 
 MAX_NESTING = 100  # brackets; deeper input would exhaust Python's stack when expanded
 MAX_DIGITS = 30  # far beyond any size (sizes are 64-bit); Python refuses to convert > 4300 digits

@@ -14,6 +14,8 @@ import builtins
 import keyword
 import re
 
+from cnnspec.syntax import TORCH_NAME
+
 # dir(nn.Module) and dir(nn.Sequential) without the underscore names (torch 2.x); a test
 # checks this list against the installed torch. torch refuses a submodule named like these.
 MODULE_ATTRIBUTES = frozenset(
@@ -50,9 +52,6 @@ LAYER_ATTRIBUTES = {
     "Flatten": "flatten",
     "Dropout": "dropout",
 }
-
-
-TORCH_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*\Z")  # labels written in pieces: `block1-0`, `12`
 
 
 def python_attribute(name: str) -> bool:
